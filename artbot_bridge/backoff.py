@@ -1,0 +1,37 @@
+"""The reconnect policy as data: capped exponential backoff with jitter."""
+
+import random
+from typing import Callable
+
+
+class Backoff:
+    """
+    Delay before the next connection attempt.
+
+    Every attempt waits at least `initial` (even after a handshake that succeeded and was
+    closed at once); the delay doubles per failed or short-lived attempt up to `cap`; a
+    connection that lived `reset_after` seconds starts the sequence again. Jitter takes up to
+    `jitter` of the delay off, so a fleet that lost the same hub does not redial in step.
+    """
+
+    def __init__(self, initial: float, cap: float, reset_after: float, jitter: float = 0.25,
+                 rand: Callable[[], float] = random.random) -> None:
+        self.initial = initial
+        self.cap = max(cap, initial)
+        self.reset_after = reset_after
+        self.jitter = jitter
+        self.failures = 0
+        self._rand = rand
+
+    def next_delay(self, lived: float) -> float:
+        """Return the delay after an attempt whose connection lived `lived` seconds (0: none)."""
+        if lived >= self.reset_after and lived > 0:
+            self.failures = 0
+        delay = min(self.cap, self.initial * 2 ** min(self.failures, 32))
+        self.failures += 1
+        return max(self.initial, delay * (1.0 - self.jitter * self._rand()))
+
+    def penalize(self) -> float:
+        """Jump to the cap (for answers that will not change soon, such as 401/403)."""
+        self.failures = 64
+        return self.cap

@@ -1,0 +1,304 @@
+"""
+The link to the hub: register, connect, keep alive, reconnect forever, one socket at a time.
+
+The hub forgets an agent whenever its socket closes, so every connection attempt starts with
+`POST /api/agents/register`. Keepalive pings, the close handshake and frame size limits are
+the `websockets` library's; this module adds what it does not do: registration before each
+connect, the retry policy (`Backoff`), and the per-connection tasks (receive, send, telemetry).
+"""
+
+import asyncio
+from dataclasses import asdict, dataclass
+import json
+import socket
+import time
+from typing import Any, Callable, Dict, Optional
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlsplit
+from urllib.request import Request, urlopen
+
+import websockets
+
+from .backoff import Backoff
+from .loop_thread import in_daemon_thread
+from .outbox import Outbox
+from .protocol import Command, command_response, encode, parse_command, ProtocolError
+from .settings import Settings
+
+
+class RegistrationError(ConnectionError):
+    """The hub did not accept the registration; `status` is the HTTP code when there was one."""
+
+    def __init__(self, message: str, status: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class LinkStats:
+    """What an operator wants to know about the link; read by diagnostics from any thread."""
+
+    state: str = 'starting'
+    url: str = ''
+    attempts: int = 0
+    connects: int = 0
+    reconnects: int = 0
+    last_error: str = ''
+    rtt_ms: Optional[float] = None
+    sent: int = 0
+    received: int = 0
+    bad_frames: int = 0
+    dropped: int = 0
+    queued: int = 0
+    connected_since: Optional[float] = None
+
+    def snapshot(self) -> Dict[str, Any]:
+        """Return a plain copy."""
+        return asdict(self)
+
+
+class Telemetry:
+    """What the link asks of the robot side; both calls may block and run off the loop."""
+
+    def heartbeat(self) -> Dict[str, Any]:
+        """Return heartbeat data."""
+        raise NotImplementedError
+
+    def robot_status(self) -> Dict[str, Any]:
+        """Return robot_status data."""
+        raise NotImplementedError
+
+
+def post_json(url: str, body: Dict[str, Any], timeout: float) -> Dict[str, Any]:
+    """POST a JSON body and return the JSON answer; raise RegistrationError on any failure."""
+    request = Request(url, data=json.dumps(body).encode(), method='POST',
+                      headers={'Content-Type': 'application/json'})
+    try:
+        with urlopen(request, timeout=timeout) as response:
+            answer = json.loads(response.read() or b'{}')
+    except HTTPError as err:
+        detail = err.read(200).decode('utf-8', 'replace')
+        raise RegistrationError(f'registration refused: HTTP {err.code} {detail}'.strip(),
+                                err.code) from None
+    except (URLError, OSError, ValueError) as err:
+        reason = getattr(err, 'reason', err)
+        raise RegistrationError(f'registration failed: {reason}') from None
+    return answer if isinstance(answer, dict) else {}
+
+
+def local_address(url: str) -> str:
+    """Return this host's address on the route to `url` (no packet is sent)."""
+    parts = urlsplit(url)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect((parts.hostname or '127.0.0.1', parts.port or 80))
+            return probe.getsockname()[0]
+    except OSError:
+        return '127.0.0.1'
+
+
+class HubClient:
+    """Keep one registered WebSocket to the hub until `stop()`."""
+
+    def __init__(self, settings: Settings, telemetry: Telemetry, registration: Callable[[], Dict],
+                 on_command: Callable[[Command], None], on_link: Callable[[bool], None],
+                 logger: Any) -> None:
+        self.settings = settings
+        self.stats = LinkStats(url=settings.ws_url)
+        self.outbox = Outbox()
+        self._telemetry = telemetry
+        self._registration = registration
+        self._on_command = on_command
+        self._on_link = on_link
+        self._log = logger
+        self._backoff = Backoff(settings.reconnect_initial_delay, settings.reconnect_max_delay,
+                                settings.reconnect_reset_after)
+        self._ws: Any = None
+        self._stopping = False
+        self._wake = asyncio.Event()
+
+    # -- outbound -------------------------------------------------------------------------
+
+    def respond(self, command_id: str, success: bool, data: Dict[str, Any]) -> None:
+        """Queue the command_response for `command_id` (loop thread only)."""
+        self.outbox.put(command_response(self.settings.agent_id, command_id, success, data))
+
+    def log_entry(self, level: str, message: str, **extra: Any) -> None:
+        """Queue one log line for the hub (loop thread only)."""
+        data = {'level': level, 'message': message, **extra}
+        self.outbox.put(encode('log_entry', self.settings.agent_id, data))
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Register, connect and serve until stop(); reconnect after every failure."""
+        while not self._stopping:
+            lived = 0.0
+            penalty = False
+            try:
+                self._set_state('registering')
+                self.stats.attempts += 1
+                await self._register()
+                self._set_state('connecting')
+                async with websockets.connect(
+                        self.settings.ws_url,
+                        open_timeout=self.settings.open_timeout,
+                        ping_interval=self.settings.ping_interval,
+                        ping_timeout=self.settings.ping_timeout,
+                        close_timeout=self.settings.close_timeout,
+                        max_size=self.settings.max_message_size) as ws:
+                    started = time.monotonic()
+                    try:
+                        await self._serve(ws)
+                    finally:
+                        lived = time.monotonic() - started
+                        self._record_close(ws)
+            except asyncio.CancelledError:
+                raise
+            except RegistrationError as err:
+                penalty = err.status in (401, 403)
+                self.stats.last_error = str(err)
+            except Exception as err:  # noqa: B902 - every failure means: wait, then redial
+                self.stats.last_error = f'{type(err).__name__}: {err}'
+            finally:
+                self._ws = None
+                self.stats.connected_since = None
+                self._on_link(False)
+            if self._stopping:
+                break
+            delay = self._backoff.penalize() if penalty else self._backoff.next_delay(lived)
+            self._set_state('waiting')
+            self._log.warning(f'hub link down ({self.stats.last_error}); retrying in '
+                              f'{delay:.1f} s (attempt {self.stats.attempts})')
+            await self._sleep(delay)
+        self._set_state('stopped')
+
+    async def stop(self) -> None:
+        """Close the socket cleanly (1001 going away) and end run(); safe to call twice."""
+        self._stopping = True
+        self._wake.set()
+        ws = self._ws
+        if ws is not None:
+            await ws.close(1001, 'bridge shutting down')
+
+    async def reconnect(self) -> None:
+        """Drop the current link (or cut the retry wait short) and dial again at once."""
+        self._backoff.failures = 0
+        self._wake.set()
+        ws = self._ws
+        if ws is not None:
+            await ws.close(1000, 'reconnect requested')
+
+    async def _sleep(self, delay: float) -> None:
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), delay)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _register(self) -> None:
+        body = await in_daemon_thread(self._registration_body)
+        await in_daemon_thread(
+            lambda: post_json(self.settings.register_url, body, self.settings.open_timeout))
+
+    def _registration_body(self) -> Dict[str, Any]:
+        body = self._registration()
+        body.setdefault('ip_address', local_address(self.settings.http_url))
+        return body
+
+    # -- one connection ---------------------------------------------------------------------
+
+    async def _serve(self, ws: Any) -> None:
+        self._ws = ws
+        self.stats.connects += 1
+        self.stats.reconnects = self.stats.connects - 1
+        self.stats.connected_since = time.time()
+        self._set_state('connected')
+        self._on_link(True)
+        self._log.info(f'connected to {self.settings.ws_url}')
+        self.outbox.clear_latest()
+        tasks = [
+            asyncio.ensure_future(self._receive(ws)),
+            asyncio.ensure_future(self._send(ws)),
+            asyncio.ensure_future(self._every(self.settings.heartbeat_interval, self._heartbeat)),
+            asyncio.ensure_future(self._every(self.settings.monitor_interval, self._status)),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()
+
+    def _record_close(self, ws: Any) -> None:
+        code = getattr(ws, 'close_code', None)
+        if code is not None and not self._stopping:
+            reason = getattr(ws, 'close_reason', '') or ''
+            self.stats.last_error = f'closed by hub: code {code} {reason}'.strip()
+
+    async def _receive(self, ws: Any) -> None:
+        async for frame in ws:
+            self.stats.received += 1
+            try:
+                command = parse_command(frame)
+            except ProtocolError as err:
+                self.stats.bad_frames += 1
+                if err.command_id is not None:
+                    self.respond(err.command_id, False, {'message': err.reason})
+                else:
+                    self._log.warning(f'dropped an inbound frame: {err.reason}')
+                continue
+            try:
+                self._on_command(command)
+            except Exception as err:  # noqa: B902 - a broken handler must not end the link
+                self.respond(command.command_id, False, {'message': f'bridge error: {err}'})
+
+    async def _send(self, ws: Any) -> None:
+        while True:
+            frame, queued = await self.outbox.get()
+            try:
+                await ws.send(frame)
+            except BaseException:
+                if queued:
+                    self.outbox.requeue(frame)
+                raise
+            self.stats.sent += 1
+
+    @staticmethod
+    async def _every(interval: float, produce: Callable[[], Any]) -> None:
+        while True:
+            await produce()
+            await asyncio.sleep(interval)
+
+    async def _heartbeat(self) -> None:
+        data = await self._sample(self._telemetry.heartbeat, 'heartbeat')
+        if data is not None:
+            data['rtt_ms'] = self._rtt_ms()
+            self.outbox.put_latest('heartbeat', encode('heartbeat', self.settings.agent_id, data))
+
+    async def _status(self) -> None:
+        data = await self._sample(self._telemetry.robot_status, 'robot_status')
+        if data is not None:
+            self.outbox.put_latest(
+                'robot_status', encode('robot_status', self.settings.agent_id, data))
+
+    async def _sample(self, produce: Callable[[], Dict[str, Any]],
+                      kind: str) -> Optional[Dict[str, Any]]:
+        try:
+            return await in_daemon_thread(produce)
+        except Exception as err:  # noqa: B902 - a bad sample skips one message, not the link
+            self._log.error(f'could not build {kind}: {type(err).__name__}: {err}')
+            return None
+
+    def _rtt_ms(self) -> Optional[float]:
+        latency = getattr(self._ws, 'latency', None)
+        self.stats.rtt_ms = round(latency * 1000, 2) if latency else None
+        return self.stats.rtt_ms
+
+    def _set_state(self, state: str) -> None:
+        self.stats.state = state
+        self.stats.dropped = self.outbox.dropped
+        self.stats.queued = len(self.outbox)

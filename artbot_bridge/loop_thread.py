@@ -1,0 +1,123 @@
+"""An asyncio loop in its own thread: start, submit, call_soon, stop; nothing else."""
+
+import asyncio
+import concurrent.futures
+import threading
+from typing import Any, Awaitable, Callable, Optional, TypeVar
+
+T = TypeVar('T')
+
+
+class LoopThreadError(RuntimeError):
+    """The loop thread did not start, or a call into it timed out."""
+
+
+class LoopThread:
+    """
+    Own an asyncio event loop running in a background thread.
+
+    The loop is created inside the thread; `start()` waits until it runs. Other threads talk to
+    it only through `submit`, `run` and `call_soon`. `stop()` is idempotent and bounded.
+    """
+
+    def __init__(self, name: str = 'artbot-hub-link') -> None:
+        self._name = name
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._thread: Optional[threading.Thread] = None
+        self._ready = threading.Event()
+
+    @property
+    def is_running(self) -> bool:
+        """Return whether the thread and its loop are up."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """Return the running event loop; valid only after start."""
+        if self._loop is None:
+            raise LoopThreadError('loop thread is not running')
+        return self._loop
+
+    def start(self, timeout: float = 5.0) -> None:
+        """Start the thread and wait until its loop runs."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._main, name=self._name, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise LoopThreadError(f'{self._name} did not start within {timeout} s')
+
+    def _main(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._loop = loop
+        loop.call_soon(self._ready.set)
+        try:
+            loop.run_forever()
+        finally:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
+
+    def submit(self, coro: Awaitable[T]) -> 'concurrent.futures.Future[T]':
+        """Schedule a coroutine on the loop; return a thread-safe future of its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro: Awaitable[T], timeout: float) -> T:
+        """Run a coroutine on the loop and wait for its result, at most `timeout` seconds."""
+        future = self.submit(coro)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise LoopThreadError(f'call into {self._name} timed out after {timeout} s')
+
+    def call_soon(self, func: Callable[..., Any], *args: Any) -> None:
+        """Call `func(*args)` on the loop thread, from any thread."""
+        self.loop.call_soon_threadsafe(func, *args)
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop the loop (pending tasks are cancelled) and join the thread; True if it ended."""
+        thread, loop = self._thread, self._loop
+        if thread is None or loop is None:
+            return True
+        if not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(loop.stop)
+            except RuntimeError:
+                pass
+        thread.join(timeout)
+        return not thread.is_alive()
+
+
+async def in_daemon_thread(func: Callable[[], T]) -> T:
+    """
+    Await a blocking call run in a daemon thread.
+
+    Unlike the default executor, a daemon thread never holds up the process exit: a blocking
+    call cut short by shutdown ends on its own timeout while the process is already gone.
+    """
+    loop = asyncio.get_running_loop()
+    future: 'asyncio.Future[T]' = loop.create_future()
+
+    def settle(result: Any, error: Optional[BaseException]) -> None:
+        if not future.done():
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+    def work() -> None:
+        try:
+            result, error = func(), None
+        except BaseException as exc:  # noqa: B902 - handed over to the awaiting task
+            result, error = None, exc
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:
+            pass  # the loop closed while we worked: nobody is waiting any more
+
+    threading.Thread(target=work, name='artbot-blocking-call', daemon=True).start()
+    return await future

@@ -1,0 +1,49 @@
+"""Entry point: `ros2 run artbot_bridge bridge` (or `python -m artbot_bridge`)."""
+
+import signal
+import sys
+import threading
+from typing import List, Optional
+
+import rclpy
+from rclpy.exceptions import ParameterException
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.signals import SignalHandlerOptions
+
+from .node import BridgeNode
+from .settings import SettingsError
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    """Run the bridge until SIGINT or SIGTERM; return the process exit code."""
+    # Our own handlers: the same clean shutdown for SIGINT and SIGTERM on every distro.
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        node = BridgeNode()
+    except (SettingsError, ParameterException) as err:
+        print(f'artbot_bridge: {err}', file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, name='ros-executor', daemon=True)
+    try:
+        node.start()
+        spinner.start()
+        while spinner.is_alive() and not stop.wait(0.2):
+            pass
+    finally:
+        node.get_logger().info('shutting down')
+        node.shutdown()
+        executor.shutdown(timeout_sec=2.0)
+        node.destroy_node()
+        rclpy.try_shutdown()
+        spinner.join(2.0)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""The bridge's settings: one frozen, validated object built once at start-up."""
+
+import os
+import re
+import socket
+from typing import Dict, List, Mapping, Optional, Tuple
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ValidationError
+
+# Environment variables the original agent read, and the setting each one overrides.
+ENV_OVERRIDES = {
+    'HUB_URL': 'hub_url',
+    'AGENT_ID': 'agent_id',
+    'HEARTBEAT_INTERVAL': 'heartbeat_interval',
+    'MONITOR_INTERVAL': 'monitor_interval',
+}
+
+_AGENT_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')
+_FLAT_KEY = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names it and says why."""
+
+
+class SourceSettings(BaseModel):
+    """One ROS topic that feeds robot_status (one row of the `status_sources` table)."""
+
+    model_config = ConfigDict(frozen=True, extra='forbid')
+
+    name: str
+    topic: str = Field(min_length=1, description='topic to subscribe to')
+    type: str = Field(  # noqa: A003 - the parameter users write is <source>.type
+        min_length=3, description='message type, e.g. sensor_msgs/msg/BatteryState')
+    fields: Tuple[str, ...] = Field(
+        default=(), description='dotted field paths to report (empty: the whole message)')
+    flat: Tuple[Tuple[str, str], ...] = Field(
+        default=(), description='key=field.path pairs promoted to flat keys of robot_status')
+    presence: str = Field(
+        default='', description='flat key that is true while this source is fresh')
+    stale_after: float = Field(
+        default=0.0, ge=0.0, le=3600.0,
+        description='seconds without a message before the source is stale (0: stale_after)')
+
+    @field_validator('flat', mode='before')
+    @classmethod
+    def _split_pairs(cls, value: object) -> object:
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            pairs = []
+            for item in value:
+                key, sep, path = item.partition('=')
+                if not sep or not _FLAT_KEY.match(key.strip()) or not path.strip():
+                    raise ValueError(f"expected 'key=field.path', got {item!r}")
+                pairs.append((key.strip(), path.strip()))
+            return tuple(pairs)
+        return value
+
+    @field_validator('presence')
+    @classmethod
+    def _check_presence(cls, value: str) -> str:
+        if value and not _FLAT_KEY.match(value):
+            raise ValueError(f'not a valid key: {value!r}')
+        return value
+
+
+class Settings(BaseModel):
+    """Everything the bridge needs to know, validated once, then read-only."""
+
+    model_config = ConfigDict(frozen=True, extra='forbid')
+
+    hub_url: str = Field(
+        default='http://localhost:8000',
+        description='hub address: http(s)://host:port, or ws(s)://.../ws/agent/<id> as given')
+    agent_id: str = Field(
+        default='', description='agent id the hub knows this robot by (empty: the hostname)')
+    heartbeat_interval: float = Field(
+        default=30.0, ge=0.1, le=3600.0, description='seconds between heartbeats')
+    monitor_interval: float = Field(
+        default=10.0, ge=0.1, le=3600.0, description='seconds between robot_status messages')
+    stale_after: float = Field(
+        default=10.0, ge=0.1, le=3600.0,
+        description='seconds without a message before a status source is reported stale')
+    reconnect_initial_delay: float = Field(
+        default=0.5, ge=0.05, le=60.0,
+        description='first retry delay, and the least time between two connection attempts')
+    reconnect_max_delay: float = Field(
+        default=30.0, ge=0.1, le=3600.0, description='cap of the exponential retry delay')
+    reconnect_reset_after: float = Field(
+        default=10.0, ge=0.0, le=3600.0,
+        description='a connection that lived this long resets the retry delay')
+    open_timeout: float = Field(
+        default=10.0, ge=0.1, le=300.0,
+        description='seconds allowed for registration and for the WebSocket handshake')
+    ping_interval: float = Field(
+        default=20.0, ge=0.1, le=3600.0, description='seconds between keepalive pings')
+    ping_timeout: float = Field(
+        default=20.0, ge=0.1, le=3600.0,
+        description='seconds to wait for a pong before the link is declared dead')
+    close_timeout: float = Field(
+        default=2.0, ge=0.1, le=60.0, description='seconds allowed for a clean close')
+    max_message_size: int = Field(
+        default=16 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024,
+        description='largest inbound frame accepted, in bytes')
+    env_file: str = Field(
+        default='.env', description='file of KEY=value lines read like the environment')
+    status_sources: Tuple[SourceSettings, ...] = ()
+
+    @field_validator('hub_url')
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ('http', 'https', 'ws', 'wss') or not parts.hostname:
+            raise ValueError(f'expected http(s)://host:port or ws(s)://host:port/..., got '
+                             f'{value!r}')
+        try:
+            parts.port
+        except ValueError as err:
+            raise ValueError(f'bad port in {value!r}') from err
+        return value.strip().rstrip('/')
+
+    @field_validator('agent_id')
+    @classmethod
+    def _check_agent_id(cls, value: str) -> str:
+        value = value.strip() or socket.gethostname()
+        if not _AGENT_ID.match(value):
+            raise ValueError(
+                f'{value!r} is not a valid agent id (letters, digits, ".", "_", "-"; 1-64)')
+        return value
+
+    @model_validator(mode='after')
+    def _check_sources(self) -> 'Settings':
+        names = [s.name for s in self.status_sources]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f'status source listed twice: {", ".join(duplicates)}')
+        return self
+
+    @property
+    def ws_url(self) -> str:
+        """Return the URL of the agent socket."""
+        parts = urlsplit(self.hub_url)
+        if parts.scheme in ('ws', 'wss'):
+            return self.hub_url
+        scheme = 'wss' if parts.scheme == 'https' else 'ws'
+        return urlunsplit((scheme, parts.netloc, f'/ws/agent/{self.agent_id}', '', ''))
+
+    @property
+    def http_url(self) -> str:
+        """Return the hub's HTTP base URL (scheme, host and port only)."""
+        parts = urlsplit(self.hub_url)
+        scheme = {'ws': 'http', 'wss': 'https'}.get(parts.scheme, parts.scheme)
+        return urlunsplit((scheme, parts.netloc, '', '', ''))
+
+    @property
+    def register_url(self) -> str:
+        """Return the registration endpoint, called before every socket connect."""
+        return f'{self.http_url}/api/agents/register'
+
+    def stale_limit(self, source: SourceSettings) -> float:
+        """Seconds after which `source` counts as stale."""
+        return source.stale_after or self.stale_after
+
+
+def read_env_file(path: str) -> Dict[str, str]:
+    """Read KEY=value lines (comments, blank lines, `export` and quotes allowed)."""
+    values: Dict[str, str] = {}
+    if not path or not os.path.isfile(path):
+        return values
+    with open(path, encoding='utf-8') as handle:
+        for line in handle:
+            line = line.strip()
+            if not line or line.startswith('#') or '=' not in line:
+                continue
+            key, _, value = line.removeprefix('export ').partition('=')
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in '\'"':
+                value = value[1:-1]
+            values[key.strip()] = value
+    return values
+
+
+def env_overrides(environ: Mapping[str, str], env_file: str) -> Dict[str, Tuple[str, str]]:
+    """Return {setting: (value, origin)} from the .env file, then the environment over it."""
+    found: Dict[str, Tuple[str, str]] = {}
+    file_values = read_env_file(env_file)
+    for origin, source in ((f'{env_file} {{}}', file_values), ('env {}', environ)):
+        for var, setting in ENV_OVERRIDES.items():
+            if source.get(var, '').strip():
+                found[setting] = (source[var].strip(), origin.format(var))
+    return found
+
+
+def build_settings(values: Mapping[str, object], sources: List[Mapping[str, object]],
+                   environ: Optional[Mapping[str, str]] = None) -> Settings:
+    """Validate parameter values plus env overrides into Settings, or raise SettingsError."""
+    merged = dict(values)
+    origins = {name: f'parameter {name!r}' for name in merged}
+    env = os.environ if environ is None else environ
+    env_file = str(merged.get('env_file', '.env'))
+    for setting, (value, origin) in env_overrides(env, env_file).items():
+        merged[setting] = value
+        origins[setting] = origin
+    merged['status_sources'] = tuple(sources)
+    try:
+        return Settings(**merged)
+    except ValidationError as err:
+        raise SettingsError(describe_error(err, origins, sources)) from None
+
+
+def describe_error(err: ValidationError, origins: Mapping[str, str],
+                   sources: List[Mapping[str, object]]) -> str:
+    """Turn the first pydantic error into one line naming the parameter and the value."""
+    first = err.errors()[0]
+    loc = [str(part) for part in first['loc']]
+    got = f' (got {first["input"]!r})' if not isinstance(first.get('input'), dict) else ''
+    if loc[:1] == ['status_sources'] and len(loc) >= 3:
+        name = sources[int(loc[1])].get('name', loc[1])
+        return f"invalid parameter '{name}.{loc[2]}': {first['msg']}{got}"
+    if not loc:
+        return f'invalid settings: {first["msg"]}'
+    where = origins.get(loc[0], f'parameter {loc[0]!r}')
+    return f'invalid {where}: {first["msg"]}{got}'

@@ -1,0 +1,133 @@
+"""
+Latest-value slots for the status sources, and robot_status built from them.
+
+ROS callbacks only call `SourceSlot.store` (two attribute writes): a 100 Hz topic costs its
+deserialisation and nothing more. Conversion to JSON-able values happens once per robot_status,
+on the hub link's side.
+"""
+
+import math
+import time
+from typing import Any, Callable, Dict, Optional, Tuple
+
+from .ros_codec import get_path, to_plain
+from .settings import Settings, SourceSettings
+
+BATTERY_TYPE = 'sensor_msgs/msg/BatteryState'
+# sensor_msgs/BatteryState POWER_SUPPLY_STATUS_* constants.
+_SUPPLY_STATUS = {0: 'unknown', 1: 'charging', 2: 'discharging', 3: 'not_charging', 4: 'full'}
+
+
+def normalize_type(type_name: str) -> str:
+    """Spell `pkg/Name` as `pkg/msg/Name`."""
+    parts = type_name.strip().split('/')
+    return f'{parts[0]}/msg/{parts[1]}' if len(parts) == 2 else type_name.strip()
+
+
+def _finite(value: float, digits: int = 3) -> Optional[float]:
+    return round(float(value), digits) if math.isfinite(value) else None
+
+
+def battery_meaning(msg: Any) -> Dict[str, Any]:
+    """Read a sensor_msgs/BatteryState the way the hub means it (battery_level 0-100)."""
+    level = _finite(msg.percentage * 100.0, 1)
+    if level is None and msg.capacity > 0 and math.isfinite(msg.charge):
+        level = _finite(100.0 * msg.charge / msg.capacity, 1)
+    status = _SUPPLY_STATUS.get(msg.power_supply_status, 'unknown')
+    return {
+        'battery_level': None if level is None else max(0.0, min(100.0, level)),
+        'is_charging': status == 'charging',
+        'voltage': _finite(msg.voltage),
+        'current': _finite(msg.current),
+        'temperature': _finite(msg.temperature, 1),
+        'power_supply_status': status,
+        'present': bool(msg.present),
+    }
+
+
+# Types the hub gives a meaning to: type -> (flat keys it feeds, reader).
+MEANINGS: Dict[str, Tuple[Tuple[str, ...], Callable[[Any], Dict[str, Any]]]] = {
+    BATTERY_TYPE: (('battery_level', 'is_charging'), battery_meaning),
+}
+
+
+class SourceSlot:
+    """The latest message of one status source and when it arrived."""
+
+    __slots__ = ('settings', 'type', 'stale_limit', 'msg', 'stamp', 'count', '_clock')
+
+    def __init__(self, settings: SourceSettings, stale_limit: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.type = normalize_type(settings.type)
+        self.stale_limit = stale_limit
+        self.msg: Any = None
+        self.stamp = 0.0
+        self.count = 0
+        self._clock = clock
+
+    def store(self, msg: Any) -> None:
+        """Keep `msg` as the latest value (called from the ROS callback)."""
+        self.msg = msg
+        self.stamp = self._clock()
+        self.count += 1
+
+    def fresh_message(self) -> Tuple[Any, float]:
+        """Return (message, age in s) while fresh; (None, age) once stale or never received."""
+        msg, stamp = self.msg, self.stamp  # one consistent pair, whatever the callback does
+        if msg is None:
+            return None, math.inf
+        age = self._clock() - stamp
+        return (msg if age <= self.stale_limit else None), age
+
+
+class StatusBoard:
+    """All status sources; builds the flat keys and the nested detail the hub shows."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+        self.slots = {
+            source.name: SourceSlot(source, settings.stale_limit(source), clock)
+            for source in settings.status_sources
+        }
+
+    def flat_keys(self) -> Dict[str, Any]:
+        """Return the flat keys (hub-known first): None where their source is stale."""
+        return self._build(detail=False)[0]
+
+    def robot_status(self) -> Dict[str, Any]:
+        """Return robot_status data: flat keys first, per-source detail under `sources`."""
+        flat, detail = self._build(detail=True)
+        return {**flat, 'sources': detail}
+
+    def _build(self, detail: bool) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+        flat: Dict[str, Any] = {}
+        sources: Dict[str, Any] = {}
+        for name, slot in self.slots.items():
+            msg, age = slot.fresh_message()
+            cfg = slot.settings
+            keys, reader = MEANINGS.get(slot.type, ((), None))
+            meaning = reader(msg) if reader and msg is not None else {}
+            for key in keys:
+                flat[key] = meaning.get(key)
+            for key, path in cfg.flat:
+                flat[key] = get_path(msg, path) if msg is not None else None
+            if cfg.presence:
+                flat[cfg.presence] = msg is not None
+            if detail:
+                sources[name] = {
+                    'topic': cfg.topic,
+                    'type': slot.type,
+                    'stale': msg is None,
+                    'age_s': round(age, 3) if math.isfinite(age) else None,
+                    'count': slot.count,
+                    'data': self._data(cfg, msg, meaning),
+                }
+        return flat, sources
+
+    @staticmethod
+    def _data(cfg: SourceSettings, msg: Any, meaning: Dict[str, Any]) -> Any:
+        if msg is None:
+            return None
+        if cfg.fields:
+            return {path: get_path(msg, path) for path in cfg.fields}
+        return meaning or to_plain(msg)
