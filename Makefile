@@ -1,2 +1,21 @@
+# The two commands of a fresh machine: `make demo` and `make test`. Each sets up what it needs.
+.PHONY: demo test test-kilted test-jazzy setup clean
+
+demo:
+	bash scripts/demo.sh
+
 test:
-	bash scripts/test.sh
+	bash scripts/test.sh kilted jazzy
+
+test-kilted:
+	bash scripts/test.sh kilted
+
+test-jazzy:
+	bash scripts/test.sh jazzy
+
+setup:
+	bash scripts/setup.sh kilted
+	bash scripts/setup.sh jazzy
+
+clean:
+	rm -rf .work

@@ -23,8 +23,12 @@ def main(args: Optional[List[str]] = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     try:
         node = BridgeNode()
-    except (SettingsError, ParameterException) as err:
+    except SettingsError as err:
         print(f'artbot_bridge: {err}', file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    except ParameterException as err:  # rclpy's own checks: type and range of a parameter
+        print(f'artbot_bridge: invalid parameter: {err}', file=sys.stderr)
         rclpy.try_shutdown()
         return 2
     executor = SingleThreadedExecutor()

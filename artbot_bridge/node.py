@@ -66,12 +66,18 @@ class BridgeNode(Node):
         self.create_timer(1.0, self._publish_diagnostics)
 
     def _source_type(self, name: str, source: Any) -> Any:
+        """Load the source's message type and check its field paths, naming the parameter."""
         try:
             msg_type = load_interface(source.type)
-            for path in source.fields + tuple(path for _, path in source.flat):
-                check_path(msg_type, path)
         except InterfaceTypeError as err:
-            raise SettingsError(f"invalid parameter '{name}.type/fields/flat': {err}") from None
+            raise SettingsError(f"invalid parameter '{name}.type': {err}") from None
+        paths = [('fields', path) for path in source.fields]
+        paths += [('flat', path) for _, path in source.flat]
+        for param, path in paths:
+            try:
+                check_path(msg_type, path)
+            except InterfaceTypeError as err:
+                raise SettingsError(f"invalid parameter '{name}.{param}': {err}") from None
         return msg_type
 
     # -- lifecycle --------------------------------------------------------------------------

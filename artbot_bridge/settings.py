@@ -74,7 +74,8 @@ class Settings(BaseModel):
         default='http://localhost:8000',
         description='hub address: http(s)://host:port, or ws(s)://.../ws/agent/<id> as given')
     agent_id: str = Field(
-        default='', description='agent id the hub knows this robot by (empty: the hostname)')
+        default='', validate_default=True,
+        description='agent id the hub knows this robot by (empty: the hostname)')
     heartbeat_interval: float = Field(
         default=30.0, ge=0.1, le=3600.0, description='seconds between heartbeats')
     monitor_interval: float = Field(
@@ -214,11 +215,13 @@ def describe_error(err: ValidationError, origins: Mapping[str, str],
     """Turn the first pydantic error into one line naming the parameter and the value."""
     first = err.errors()[0]
     loc = [str(part) for part in first['loc']]
-    got = f' (got {first["input"]!r})' if not isinstance(first.get('input'), dict) else ''
+    message = first['msg'].removeprefix('Value error, ')
+    shown = isinstance(first.get('input'), dict) or first['type'] == 'value_error'
+    got = '' if shown else f' (got {first["input"]!r})'
     if loc[:1] == ['status_sources'] and len(loc) >= 3:
         name = sources[int(loc[1])].get('name', loc[1])
-        return f"invalid parameter '{name}.{loc[2]}': {first['msg']}{got}"
+        return f"invalid parameter '{name}.{loc[2]}': {message}{got}"
     if not loc:
-        return f'invalid settings: {first["msg"]}'
+        return f'invalid settings: {message}'
     where = origins.get(loc[0], f'parameter {loc[0]!r}')
-    return f'invalid {where}: {first["msg"]}{got}'
+    return f'invalid {where}: {message}{got}'

@@ -31,6 +31,7 @@ class DevHub:
         self.sockets: Dict[str, List[web.WebSocketResponse]] = {}
         self.dashboards: Set[web.WebSocketResponse] = set()
         self._registered: Set[str] = set()
+        self.close_on_connect: Optional[int] = None  # a close code: accept, then close at once
         self._runner: Optional[web.AppRunner] = None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -157,6 +158,8 @@ class DevHub:
                     registered=agent_id in self._registered)
         zombie = False
         try:
+            if self.close_on_connect is not None:
+                await ws.close(code=self.close_on_connect, message=b'closed on connect')
             async for msg in ws:
                 if zombie:
                     continue

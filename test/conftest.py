@@ -1,0 +1,79 @@
+"""Shared fixtures: DDS isolation, the local hub, bridge processes, a ROS node for the test."""
+
+import os
+import threading
+from typing import Any, Callable, Dict, Iterator, List
+
+from harness import BridgeProcess, FAST, HubHarness
+import pytest
+
+# One DDS domain per test run (scripts/test.sh picks it), and discovery kept on loopback.
+os.environ.setdefault('ROS_DOMAIN_ID', str(os.getpid() % 90 + 10))
+os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+if os.environ.get('ROS_DISTRO') == 'humble':
+    os.environ.setdefault('ROS_LOCALHOST_ONLY', '1')
+
+
+@pytest.fixture
+def hub() -> Iterator[HubHarness]:
+    """Return a started local hub on a free loopback port."""
+    harness = HubHarness()
+    harness.start()
+    yield harness
+    harness.close()
+
+
+@pytest.fixture
+def start_bridge() -> Iterator[Callable[..., BridgeProcess]]:
+    """Return a factory of bridge processes (fast timings merged in); all are stopped after."""
+    started: List[BridgeProcess] = []
+
+    def start(params: Dict[str, Any], env: Dict[str, str] = None) -> BridgeProcess:
+        bridge = BridgeProcess({**FAST, **params}, env)
+        started.append(bridge)
+        return bridge
+
+    yield start
+    for bridge in started:
+        bridge.close()
+
+
+class RosPeer:
+    """A node of the test's own, in a private context, spun in a thread."""
+
+    def __init__(self) -> None:
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, signal_handler_options=_no_signals())
+        self.node = rclpy.create_node('artbot_bridge_test_peer', context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._thread.start()
+
+    def collect(self, msg_type: Any, topic: str, qos: Any = 10) -> List[Any]:
+        """Subscribe and return the list that received messages are appended to."""
+        received: List[Any] = []
+        self.node.create_subscription(msg_type, topic, received.append, qos)
+        return received
+
+    def close(self) -> None:
+        """Shut down in a fixed order: executor, node, context, thread."""
+        self.executor.shutdown(timeout_sec=2.0)
+        self.node.destroy_node()
+        self.context.try_shutdown()
+        self._thread.join(5.0)
+
+
+def _no_signals() -> Any:
+    from rclpy.signals import SignalHandlerOptions
+    return SignalHandlerOptions.NO
+
+
+@pytest.fixture
+def ros() -> Iterator[RosPeer]:
+    """Return a ROS node for publishing and subscribing from the test."""
+    peer = RosPeer()
+    yield peer
+    peer.close()

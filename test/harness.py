@@ -1,0 +1,213 @@
+"""Real things for the tests: the local hub in a thread, the bridge as a process, a TCP proxy."""
+
+import asyncio
+import json
+import os
+from pathlib import Path
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+from artbot_bridge.devhub.server import DevHub
+from artbot_bridge.loop_thread import LoopThread
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Short timings so that tests take seconds; every one is an ordinary parameter.
+FAST = {
+    'heartbeat_interval': 1.0,
+    'monitor_interval': 0.5,
+    'reconnect_initial_delay': 0.2,
+    'reconnect_max_delay': 1.0,
+    'reconnect_reset_after': 2.0,
+    'open_timeout': 2.0,
+    'ping_interval': 2.0,
+    'ping_timeout': 2.0,
+    'close_timeout': 1.0,
+    'env_file': '',
+}
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
+             seen: Callable[[], Any] = lambda: None) -> Any:
+    """Poll until `predicate()` is truthy; fail naming `what` (and what was seen) otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f'timed out after {timeout} s waiting for {what}; '
+                                 f'seen: {seen()!r}')
+        time.sleep(0.02)
+
+
+def free_port() -> int:
+    """Return a loopback port that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class HubHarness:
+    """The local hub running in its own loop thread, restartable on the same port."""
+
+    def __init__(self, port: int = 0, ping_interval: float = 20.0) -> None:
+        self.loop = LoopThread('devhub')
+        self.loop.start()
+        self.hub = DevHub('127.0.0.1', port, ping_interval)
+        self.running = False
+
+    @property
+    def url(self) -> str:
+        """Return the hub's http URL."""
+        return f'http://127.0.0.1:{self.hub.port}'
+
+    def start(self) -> None:
+        """Start listening."""
+        self.loop.run(self.hub.start(), timeout=5)
+        self.running = True
+
+    def stop(self) -> None:
+        """Stop listening; every socket is closed (1001) and every agent forgotten."""
+        self.loop.run(self.hub.stop(), timeout=10)
+        self.running = False
+
+    def close(self) -> None:
+        """Stop the hub and its thread."""
+        if self.running:
+            self.stop()
+        self.loop.stop()
+
+    def kick(self, agent_id: str, code: int = 1000) -> None:
+        """Close the agent's sockets from the hub's side (a server-initiated close)."""
+        async def close_all() -> None:
+            for ws in list(self.hub.sockets.get(agent_id, [])):
+                await ws.close(code=code, message=b'closed by test')
+        self.loop.run(close_all(), timeout=5)
+
+    def send_command(self, agent_id: str, command: Dict[str, Any]) -> None:
+        """Send a raw command dict to the agent's first socket."""
+        async def send() -> None:
+            await self.hub.sockets[agent_id][0].send_str(json.dumps(command))
+        self.loop.run(send(), timeout=5)
+
+    def events(self, kind: Optional[str] = None, **match: Any) -> List[Dict[str, Any]]:
+        """Return the hub's events, filtered by kind and field values."""
+        return [e for e in list(self.hub.events)
+                if (kind is None or e['kind'] == kind)
+                and all(e.get(k) == v for k, v in match.items())]
+
+    def messages(self, agent_id: str, kind: str) -> List[Dict[str, Any]]:
+        """Return the agent's messages of one type, in order."""
+        return [e['message'] for e in self.events('message', agent_id=agent_id, type=kind)]
+
+    def wait_connected(self, agent_id: str, count: int = 1, timeout: float = 15.0) -> Dict:
+        """Wait for the `count`-th socket connect of `agent_id`; return that event."""
+        wait_for(lambda: len(self.events('connect', agent_id=agent_id)) >= count, timeout,
+                 f'connect #{count} of {agent_id}', lambda: self.events()[-5:])
+        return self.events('connect', agent_id=agent_id)[count - 1]
+
+
+class BridgeProcess:
+    """The real bridge, `python -m artbot_bridge`, with parameters from a YAML file."""
+
+    def __init__(self, params: Dict[str, Any], env: Optional[Dict[str, str]] = None) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix='artbot-bridge-test-')
+        params_file = Path(self._dir.name, 'params.yaml')
+        params_file.write_text(json.dumps({'/**': {'ros__parameters': params}}))  # JSON is YAML
+        self.log_path = Path(self._dir.name, 'bridge.log')
+        process_env = dict(os.environ, **(env or {}))
+        process_env['PYTHONPATH'] = os.pathsep.join(
+            [str(ROOT)] + [p for p in [os.environ.get('PYTHONPATH')] if p])
+        process_env['PYTHONUNBUFFERED'] = '1'
+        with open(self.log_path, 'wb') as log:
+            self.process = subprocess.Popen(
+                [sys.executable, '-m', 'artbot_bridge', '--ros-args', '--params-file',
+                 str(params_file)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=process_env, cwd=self._dir.name, start_new_session=True)
+
+    def output(self) -> str:
+        """Return everything the bridge printed so far."""
+        return self.log_path.read_text(errors='replace')
+
+    def alive(self) -> bool:
+        """Return whether the process still runs."""
+        return self.process.poll() is None
+
+    def signal(self, signum: int) -> None:
+        """Send a signal to the bridge process."""
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float) -> int:
+        """Wait for the exit code."""
+        return self.process.wait(timeout)
+
+    def close(self) -> None:
+        """Stop the bridge if it still runs (SIGTERM, then SIGKILL) and remove its files."""
+        if self.alive():
+            self.signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        self._dir.cleanup()
+
+
+class FaultProxy:
+    """A TCP proxy on loopback that can turn into a black hole (accepts, forwards nothing)."""
+
+    def __init__(self, loop: LoopThread, target_port: int) -> None:
+        self.loop = loop
+        self.target_port = target_port
+        self.blackhole = False
+        self.closed_by_client: List[float] = []
+        self._server: Any = None
+        self._writers: List[asyncio.StreamWriter] = []
+        self.port = loop.run(self._start(), timeout=5)
+
+    async def _start(self) -> int:
+        self._server = await asyncio.start_server(self._handle, '127.0.0.1', 0)
+        return self._server.sockets[0].getsockname()[1]
+
+    async def _handle(self, client_r: asyncio.StreamReader,
+                      client_w: asyncio.StreamWriter) -> None:
+        try:
+            upstream_r, upstream_w = await asyncio.open_connection('127.0.0.1', self.target_port)
+        except OSError:
+            client_w.close()
+            return
+        self._writers += [client_w, upstream_w]
+        await asyncio.gather(self._pipe(client_r, upstream_w, record=True),
+                             self._pipe(upstream_r, client_w), return_exceptions=True)
+        for writer in (client_w, upstream_w):
+            writer.close()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    record: bool = False) -> None:
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                if not self.blackhole:
+                    writer.write(data)
+                    await writer.drain()
+        finally:
+            if record:
+                self.closed_by_client.append(time.monotonic())
+            writer.close()
+
+    def close(self) -> None:
+        """Stop accepting and close every piped connection."""
+        async def stop() -> None:
+            self._server.close()
+            for writer in self._writers:
+                writer.close()
+        self.loop.run(stop(), timeout=5)

@@ -1,0 +1,125 @@
+"""Pure tests of the rclpy-free core: settings, backoff, protocol, outbox."""
+
+import asyncio
+import json
+
+from artbot_bridge.backoff import Backoff
+from artbot_bridge.outbox import Outbox
+from artbot_bridge.protocol import command_response, encode, parse_command, ProtocolError
+from artbot_bridge.settings import build_settings, read_env_file, SettingsError
+import pytest
+
+
+def settings(**values):
+    return build_settings({'env_file': '', **values}, [], {})
+
+
+@pytest.mark.parametrize('url,ws,register', [
+    ('http://hub:8000', 'ws://hub:8000/ws/agent/bot', 'http://hub:8000/api/agents/register'),
+    ('https://hub.example:443/', 'wss://hub.example:443/ws/agent/bot',
+     'https://hub.example:443/api/agents/register'),
+    ('ws://hub:8000/custom/path', 'ws://hub:8000/custom/path',
+     'http://hub:8000/api/agents/register'),
+    ('wss://hub/ws/agent/bot', 'wss://hub/ws/agent/bot', 'https://hub/api/agents/register'),
+])
+def test_hub_url_forms(url, ws, register):
+    s = settings(hub_url=url, agent_id='bot')
+    assert (s.ws_url, s.register_url) == (ws, register)
+
+
+def test_agent_id_defaults_to_hostname():
+    import socket
+    assert settings().agent_id == socket.gethostname()
+
+
+def test_environment_overrides_env_file_which_overrides_parameters(tmp_path):
+    env_file = tmp_path / '.env'
+    env_file.write_text("HUB_URL=http://from-file:1\nHEARTBEAT_INTERVAL='5'\n")
+    s = build_settings({'hub_url': 'http://param:1', 'env_file': str(env_file)}, [],
+                       {'HUB_URL': 'http://from-env:2'})
+    assert s.hub_url == 'http://from-env:2' and s.heartbeat_interval == 5.0
+
+
+def test_env_file_syntax(tmp_path):
+    path = tmp_path / '.env'
+    path.write_text('# comment\n\nexport A=1\nB = "two words"\nnot a line\n')
+    assert read_env_file(str(path)) == {'A': '1', 'B': 'two words'}
+    assert read_env_file(str(tmp_path / 'missing')) == {}
+
+
+def test_errors_name_the_setting_and_its_origin():
+    with pytest.raises(SettingsError, match=r"parameter 'ping_timeout'.*greater than"):
+        settings(ping_timeout=0)
+    with pytest.raises(SettingsError, match=r'env HEARTBEAT_INTERVAL.*abc'):
+        build_settings({'env_file': ''}, [], {'HEARTBEAT_INTERVAL': 'abc'})
+    with pytest.raises(SettingsError, match=r"'b.stale_after'"):
+        build_settings({'env_file': ''}, [{'name': 'b', 'topic': '/b', 'type': 'a/B',
+                                           'stale_after': -1}], {})
+    with pytest.raises(SettingsError, match='listed twice'):
+        build_settings({'env_file': ''}, [{'name': 'b', 'topic': '/b', 'type': 'a/B'}] * 2, {})
+
+
+def test_backoff_grows_to_cap_with_jitter_and_resets_after_a_lived_connection():
+    backoff = Backoff(initial=0.5, cap=4.0, reset_after=10.0, jitter=0.25, rand=lambda: 1.0)
+    delays = [backoff.next_delay(0.0) for _ in range(6)]
+    assert delays == [0.5, 0.75, 1.5, 3.0, 3.0, 3.0]  # doubling, capped, minus 25 % jitter
+    assert backoff.next_delay(0.01) == 3.0  # a handshake closed at once is a failure too
+    assert backoff.next_delay(10.0) == 0.5  # a connection that lived starts again
+    assert Backoff(0.5, 4.0, 10.0, rand=lambda: 0.0).next_delay(0) == 0.5
+    assert backoff.penalize() == 4.0
+
+
+def test_backoff_never_below_initial():
+    backoff = Backoff(initial=1.0, cap=1.0, reset_after=1.0, jitter=0.9, rand=lambda: 1.0)
+    assert all(backoff.next_delay(0) >= 1.0 for _ in range(5))
+
+
+@pytest.mark.parametrize('frame,reason,command_id', [
+    (b'\x00\x01', 'binary frame', None),
+    ('{not json', 'not JSON', None),
+    ('[1, 2]', 'JSON object', None),
+    ('{"action": "status"}', "'command_id'", None),
+    ('{"command_id": "c1", "action": 5}', "'action'", 'c1'),
+    ('{"command_id": "c2", "action": "x", "parameters": []}', "'parameters'", 'c2'),
+    ('{"command_id": "c3", "action": "x", "type": "other"}', "'type'", 'c3'),
+])
+def test_bad_frames_become_protocol_errors(frame, reason, command_id):
+    with pytest.raises(ProtocolError) as caught:
+        parse_command(frame)
+    assert reason in caught.value.reason and caught.value.command_id == command_id
+
+
+def test_command_parses_as_the_hub_sends_it():
+    command = parse_command(json.dumps({
+        'command_id': 'c', 'robot_id': 'bot', 'type': 'robot_command', 'action': 'status',
+        'parameters': {'a': 1}, 'timestamp': '2026-11-28T03:31:55', 'status': 'pending'}))
+    assert (command.command_id, command.action, command.parameters) == ('c', 'status', {'a': 1})
+
+
+def test_outbound_frames_are_json_objects_with_the_envelope():
+    frame = json.loads(encode('heartbeat', 'bot', {'cpu_percent': 1.5, 'odd': {1, 2}}))
+    assert frame['type'] == 'heartbeat' and frame['agent_id'] == 'bot' and frame['timestamp']
+    assert frame['data']['cpu_percent'] == 1.5
+    response = json.loads(command_response('bot', 'c1', 1, {'message': 'ok'}))
+    assert response['command_id'] == 'c1' and response['success'] is True
+    assert list(response)[-1] == 'data'
+
+
+def test_outbox_keeps_latest_telemetry_and_bounded_ordered_queue():
+    async def scenario():
+        outbox = Outbox(max_queued=3)
+        outbox.put_latest('robot_status', 's1')
+        outbox.put_latest('heartbeat', 'h1')
+        outbox.put_latest('heartbeat', 'h2')
+        for frame in ('r1', 'r2', 'r3', 'r4'):
+            outbox.put(frame)
+        assert outbox.dropped == 1
+        got = [await outbox.get() for _ in range(5)]
+        assert got == [('r2', True), ('r3', True), ('r4', True), ('h2', False), ('s1', False)]
+        outbox.requeue('r3')
+        assert outbox.pop() == ('r3', True) and outbox.pop() is None
+        waiter = asyncio.ensure_future(outbox.get())
+        await asyncio.sleep(0)
+        outbox.put('late')
+        assert await asyncio.wait_for(waiter, 1) == ('late', True)
+    asyncio.run(scenario())

@@ -1,0 +1,164 @@
+"""The hub link, end to end: the real bridge process against the real local hub."""
+
+import signal
+import time
+
+from harness import FAST, FaultProxy, free_port, HubHarness, wait_for
+import pytest
+
+HUB_HEARTBEAT_KEYS = {'cpu_percent', 'memory_percent', 'temperature', 'battery_level', 'uptime'}
+
+
+def test_registration_precedes_every_connect_including_after_hub_restart(hub, start_bridge):
+    bridge = start_bridge({'hub_url': hub.url, 'agent_id': 'bot-reg'})
+    hub.wait_connected('bot-reg')
+    for restart in range(2):
+        hub.stop()
+        hub.start()
+        hub.wait_connected('bot-reg', count=restart + 2)
+    connects = hub.events('connect', agent_id='bot-reg')
+    assert all(event['registered'] for event in connects), connects
+    # Between two connects there is a fresh registration (the hub forgets on disconnect).
+    ordered = [e['kind'] for e in hub.events() if e['kind'] in ('register', 'connect')]
+    assert ordered == ['register', 'connect'] * 3, ordered
+    assert bridge.alive()
+
+
+def test_heartbeat_with_hub_keys_at_once_on_connect_then_on_schedule(hub, start_bridge):
+    start_bridge({'hub_url': hub.url, 'agent_id': 'bot-hb', 'heartbeat_interval': 2.0})
+    connect = hub.wait_connected('bot-hb')
+    wait_for(lambda: len(hub.messages('bot-hb', 'heartbeat')) >= 3, 10, 'three heartbeats')
+    beats = hub.events('message', agent_id='bot-hb', type='heartbeat')
+    first = beats[0]['message']
+    assert HUB_HEARTBEAT_KEYS <= set(first['data']), first
+    assert first['agent_id'] == 'bot-hb' and first['timestamp']
+    for key in ('disk_percent', 'load_average', 'process_rss_mb', 'rtt_ms', 'net_bytes_sent'):
+        assert key in first['data'], key
+    # "At once" is well before the 2 s interval; later ones follow the interval.
+    assert beats[0]['t'] - connect['t'] < 1.0
+    gaps = [b['t'] - a['t'] for a, b in zip(beats, beats[1:])]
+    assert all(1.0 < gap < 4.0 for gap in gaps), gaps
+    robot = hub.hub.robots['bot-hb']
+    assert robot['cpu_usage'] is not None and robot['last_heartbeat'] is not None
+
+
+def test_battery_state_becomes_battery_level_then_stale(hub, start_bridge, ros):
+    from sensor_msgs.msg import BatteryState
+    from std_msgs.msg import Bool
+    topic = f'/test_battery_{int(time.time() * 1000) % 100000}'
+    start_bridge({
+        'hub_url': hub.url, 'agent_id': 'bot-bat', 'status_sources': ['battery'],
+        'battery.topic': topic, 'battery.type': 'sensor_msgs/msg/BatteryState',
+        'battery.presence': 'create3_connected', 'battery.stale_after': 1.5,
+    })
+    connected = ros.collect(Bool, '/artbot_bridge/hub_connected', _latched())
+    publisher = ros.node.create_publisher(BatteryState, topic, 10)
+    msg = BatteryState(percentage=0.42, voltage=15.1,
+                       power_supply_status=BatteryState.POWER_SUPPLY_STATUS_CHARGING)
+
+    def battery_seen() -> bool:
+        publisher.publish(msg)
+        return any(m['data'].get('battery_level') == 42.0
+                   for m in hub.messages('bot-bat', 'robot_status'))
+
+    wait_for(battery_seen, 15, 'battery_level 42.0 in robot_status',
+             lambda: hub.messages('bot-bat', 'robot_status')[-1:])
+    status = [m for m in hub.messages('bot-bat', 'robot_status')
+              if m['data'].get('battery_level') == 42.0][-1]['data']
+    assert status['is_charging'] is True and status['create3_connected'] is True
+    assert status['sources']['battery']['data']['voltage'] == pytest.approx(15.1, abs=1e-3)
+    assert list(status)[-1] == 'sources'  # flat keys first, detail nested under one key
+    wait_for(lambda: any(m['data'].get('battery_level') == 42.0
+                         for m in hub.messages('bot-bat', 'heartbeat')), 5,
+             'battery_level in a heartbeat')
+    wait_for(lambda: connected and connected[-1].data, 10, '~/hub_connected true')
+    # No more messages: the source turns stale and is reported as such, not as 42 %.
+    wait_for(lambda: hub.messages('bot-bat', 'robot_status')[-1]['data']['sources']['battery']
+             ['stale'], 10, 'battery source stale')
+    last = hub.messages('bot-bat', 'robot_status')[-1]['data']
+    assert last['battery_level'] is None and last['create3_connected'] is False
+
+
+def test_hub_down_at_start_connects_within_one_backoff_step(start_bridge):
+    port = free_port()
+    bridge = start_bridge({'hub_url': f'http://127.0.0.1:{port}', 'agent_id': 'bot-late'})
+    wait_for(lambda: 'retrying in' in bridge.output(), 15, 'a failed attempt',
+             bridge.output)
+    time.sleep(2.0)  # let the backoff grow to its cap (1 s here)
+    late = HubHarness(port=port)
+    try:
+        late.start()
+        started = time.monotonic()
+        connect = late.wait_connected('bot-late', timeout=10)
+        assert connect['t'] - started <= FAST['reconnect_max_delay'] + 1.0
+        assert late.events('register', agent_id='bot-late')
+    finally:
+        late.close()
+    assert bridge.alive()
+
+
+def test_hub_restarted_five_times_never_two_sockets(hub, start_bridge):
+    bridge = start_bridge({'hub_url': hub.url, 'agent_id': 'bot-5'})
+    hub.wait_connected('bot-5')
+    for restart in range(5):
+        hub.stop()
+        hub.start()
+        hub.wait_connected('bot-5', count=restart + 2)
+    connects = hub.events('connect', agent_id='bot-5')
+    assert len(connects) == 6
+    assert max(event['open_sockets'] for event in connects) == 1
+    assert bridge.alive()
+
+
+def test_server_closing_the_socket_makes_the_bridge_reconnect(hub, start_bridge):
+    bridge = start_bridge({'hub_url': hub.url, 'agent_id': 'bot-kick'})
+    hub.wait_connected('bot-kick')
+    for count in (2, 3):
+        hub.kick('bot-kick', code=1000)
+        hub.wait_connected('bot-kick', count=count)
+    assert len(hub.events('register', agent_id='bot-kick')) == 3
+    assert bridge.alive()
+
+
+def test_dead_link_is_dropped_within_ping_interval_plus_timeout_and_redialled(
+        hub, start_bridge, ros):
+    from std_msgs.msg import Bool
+    proxy = FaultProxy(hub.loop, hub.hub.port)
+    try:
+        params = {'hub_url': f'http://127.0.0.1:{proxy.port}', 'agent_id': 'bot-dead',
+                  'ping_interval': 0.5, 'ping_timeout': 0.5}
+        connected = ros.collect(Bool, '/artbot_bridge/hub_connected', _latched())
+        bridge = start_bridge(params)
+        hub.wait_connected('bot-dead')
+        wait_for(lambda: connected and connected[-1].data, 10, '~/hub_connected true')
+        proxy.blackhole = True  # the link stops answering, nothing is closed
+        cut = time.monotonic()
+        wait_for(lambda: not connected[-1].data, 10, '~/hub_connected false', bridge.output)
+        limit = params['ping_interval'] + params['ping_timeout'] + FAST['close_timeout']
+        assert time.monotonic() - cut <= limit + 1.0
+        assert 'keepalive ping timeout' in bridge.output()
+        proxy.blackhole = False
+        hub.wait_connected('bot-dead', count=2, timeout=15)
+        wait_for(lambda: connected[-1].data, 10, '~/hub_connected true again')
+        assert bridge.alive()
+    finally:
+        proxy.close()
+
+
+@pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])
+def test_signal_exits_zero_with_clean_close(hub, start_bridge, signum):
+    bridge = start_bridge({'hub_url': hub.url, 'agent_id': 'bot-sig'})
+    hub.wait_connected('bot-sig')
+    wait_for(lambda: hub.messages('bot-sig', 'heartbeat'), 5, 'a heartbeat')
+    sent = time.monotonic()
+    bridge.signal(signum)
+    assert bridge.wait(10) == 0, bridge.output()
+    assert time.monotonic() - sent < 5.0
+    disconnect = wait_for(lambda: hub.events('disconnect', agent_id='bot-sig'), 5, 'disconnect')
+    assert disconnect[0]['close_code'] == 1001, disconnect
+    assert 'Traceback' not in bridge.output()
+
+
+def _latched():
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+    return QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)

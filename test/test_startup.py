@@ -1,0 +1,89 @@
+"""Start-up: bad parameters stop the bridge with one clear line; the launch file; diagnostics."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+from harness import BridgeProcess, FAST, ROOT, wait_for
+import pytest
+
+BAD = [
+    ({'heartbeat_interval': -1.0}, {}, 'heartbeat_interval'),
+    ({'heartbeat_interval': 'often'}, {}, 'heartbeat_interval'),
+    ({'hub_url': 'ftp://hub:21'}, {}, 'hub_url'),
+    ({'agent_id': 'bad id!'}, {}, 'agent_id'),
+    ({}, {'MONITOR_INTERVAL': 'soon'}, 'MONITOR_INTERVAL'),
+    ({'status_sources': ['battery'], 'battery.type': 'sensor_msgs/msg/BatteryState'}, {},
+     'battery.topic'),
+    ({'status_sources': ['battery'], 'battery.topic': '/b', 'battery.type': 'nope/msg/Nope'},
+     {}, 'battery'),
+    ({'status_sources': ['odom'], 'odom.topic': '/odom', 'odom.type': 'nav_msgs/msg/Odometry',
+      'odom.fields': ['pose.nope']}, {}, 'odom'),
+    ({'status_sources': ['dock'], 'dock.topic': '/d', 'dock.type': 'std_msgs/msg/Bool',
+      'dock.flat': ['no_equals_sign']}, {}, 'dock.flat'),
+]
+
+
+@pytest.mark.parametrize('params,env,named', BAD, ids=[case[2] for case in BAD])
+def test_bad_parameter_stops_startup_with_one_clear_line(params, env, named):
+    bridge = BridgeProcess({**FAST, 'hub_url': 'http://127.0.0.1:9', **params}, env)
+    try:
+        code = bridge.wait(20)
+        output = bridge.output()
+        assert code != 0, output
+        errors = [line for line in output.splitlines() if line.startswith('artbot_bridge:')]
+        assert len(errors) == 1 and named in errors[0], output
+        assert 'Traceback' not in output
+    finally:
+        bridge.close()
+
+
+def test_env_file_overrides_parameters(hub, start_bridge, tmp_path):
+    env_file = tmp_path / 'bridge.env'
+    env_file.write_text('# the original agent\'s .env\nexport AGENT_ID="bot-from-env"\n')
+    start_bridge({'hub_url': 'http://127.0.0.1:9', 'agent_id': 'ignored',
+                  'env_file': str(env_file)}, {'HUB_URL': hub.url})
+    hub.wait_connected('bot-from-env')
+
+
+def test_diagnostics_report_the_link(hub, start_bridge, ros):
+    from diagnostic_msgs.msg import DiagnosticArray
+    received = ros.collect(DiagnosticArray, '/diagnostics')
+    start_bridge({'hub_url': hub.url, 'agent_id': 'bot-diag'})
+    hub.wait_connected('bot-diag')
+
+    def connected_values():
+        for array in list(received):
+            for status in array.status:
+                values = {kv.key: kv.value for kv in status.values}
+                if status.hardware_id == 'bot-diag' and values.get('state') == 'connected' \
+                        and int(values.get('sent') or 0) > 0:
+                    return values
+        return None
+
+    values = wait_for(connected_values, 10, 'diagnostics of a connected link')
+    assert values['url'] == hub.url.replace('http', 'ws') + '/ws/agent/bot-diag'
+    for key in ('reconnects', 'last_error', 'rtt_ms'):
+        assert key in values
+
+
+def test_launch_file():
+    if importlib.util.find_spec('launch_ros') is None:
+        reason = 'launch_ros is not installed here (it is on no PyPI registry); ' \
+                 'the launch file is tested on full ROS 2 installs'
+        print(f'SKIPPED: {reason}')
+        pytest.skip(reason)
+    from launch.launch_description_sources import PythonLaunchDescriptionSource
+    source = PythonLaunchDescriptionSource(str(ROOT / 'launch' / 'bridge.launch.py'))
+    description = source.get_launch_description(None)
+    names = {arg.name for arg in description.get_launch_arguments()}
+    assert {'hub_url', 'agent_id', 'namespace', 'params_file', 'log_level'} <= names
+
+
+def test_default_config_is_valid_yaml_for_the_node():
+    yaml = pytest.importorskip('yaml')
+    config = yaml.safe_load(Path(ROOT, 'config', 'bridge.yaml').read_text())
+    params = config['artbot_bridge']['ros__parameters']
+    for name in params['status_sources']:
+        assert {'topic', 'type'} <= set(params[name]), name
+    json.dumps(params)
