@@ -276,7 +276,7 @@ class HubClient:
     async def _heartbeat(self) -> None:
         data = await self._sample(self._telemetry.heartbeat, 'heartbeat')
         if data is not None:
-            data['rtt_ms'] = self._rtt_ms()
+            data['rtt_ms'] = await self._measure_rtt()
             self.outbox.put_latest('heartbeat', encode('heartbeat', self.settings.agent_id, data))
 
     async def _status(self) -> None:
@@ -293,9 +293,15 @@ class HubClient:
             self._log.error(f'could not build {kind}: {type(err).__name__}: {err}')
             return None
 
-    def _rtt_ms(self) -> Optional[float]:
-        latency = getattr(self._ws, 'latency', None)
-        self.stats.rtt_ms = round(latency * 1000, 2) if latency else None
+    async def _measure_rtt(self) -> Optional[float]:
+        """Ping once and time the pong (keepalive pings alone come too rarely to report)."""
+        ws, started = self._ws, time.monotonic()
+        try:
+            pong = await ws.ping()
+            await asyncio.wait_for(pong, self.settings.ping_timeout)
+        except (asyncio.TimeoutError, websockets.exceptions.WebSocketException):
+            return None  # keepalive decides whether the link is dead
+        self.stats.rtt_ms = round((time.monotonic() - started) * 1000, 2)
         return self.stats.rtt_ms
 
     def _set_state(self, state: str) -> None:

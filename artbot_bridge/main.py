@@ -17,7 +17,11 @@ from .settings import SettingsError
 def main(args: Optional[List[str]] = None) -> int:
     """Run the bridge until SIGINT or SIGTERM; return the process exit code."""
     # Our own handlers: the same clean shutdown for SIGINT and SIGTERM on every distro.
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    try:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    except Exception as err:  # noqa: B902 - rcl's errors (bad --ros-args) have no public type
+        print(f'artbot_bridge: cannot initialise ROS: {err}', file=sys.stderr)
+        return 2
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

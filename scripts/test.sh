@@ -29,4 +29,20 @@ for distro in "${distros[@]}"; do
     status=1
   fi
 done
+# One closing line over every distro, from the JUnit files colcon test wrote.
+python3 - "$root/.work" "${distros[@]}" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+work, distros = Path(sys.argv[1]), sys.argv[2:]
+total = failed = skipped = 0
+for distro in distros:
+    for xml in (work / distro / 'build').glob('*/pytest.xml'):
+        root = ET.parse(xml).getroot()
+        for suite in ([root] if root.tag == 'testsuite' else root.iter('testsuite')):
+            total += int(suite.get('tests', 0))
+            failed += int(suite.get('failures', 0)) + int(suite.get('errors', 0))
+            skipped += int(suite.get('skipped', 0))
+print(f'total: {total - failed - skipped} passed, {failed} failed, {skipped} skipped')
+PY
 exit $status

@@ -14,6 +14,8 @@ def main(args: Optional[List[str]] = None) -> int:
     parser.add_argument('--port', type=int, default=8000, help='port (0: any free port)')
     parser.add_argument('--ping-interval', type=float, default=20.0,
                         help='seconds between the hub pings to each socket')
+    parser.add_argument('--verbose', action='store_true',
+                        help='print one line per agent event and message')
     # `ros2 run` appends --ros-args ...: ignore what follows it.
     argv = sys.argv[1:] if args is None else args
     if '--ros-args' in argv:
@@ -26,7 +28,8 @@ def main(args: Optional[List[str]] = None) -> int:
               file=sys.stderr)
         return 2
     loop = asyncio.new_event_loop()
-    task = loop.create_task(serve(options.host, options.port, options.ping_interval))
+    task = loop.create_task(serve(options.host, options.port, options.ping_interval,
+                                  options.verbose))
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, task.cancel)
     try:

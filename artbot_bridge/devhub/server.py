@@ -22,8 +22,9 @@ class DevHub:
     """The local hub: HTTP API, agent sockets and dashboard sockets on one port."""
 
     def __init__(self, host: str = '127.0.0.1', port: int = 8000,
-                 ping_interval: float = 20.0) -> None:
+                 ping_interval: float = 20.0, verbose: bool = False) -> None:
         self.host = host
+        self.verbose = verbose
         self.port = port
         self.ping_interval = ping_interval
         self.events: List[Dict[str, Any]] = []
@@ -76,6 +77,8 @@ class DevHub:
 
     def _event(self, kind: str, **fields: Any) -> None:
         self.events.append({'kind': kind, 't': time.monotonic(), **fields})
+        if self.verbose:
+            print(summarize(kind, fields), flush=True)
 
     async def _broadcast(self, message: Dict[str, Any]) -> None:
         text = json.dumps(message, default=str)
@@ -221,9 +224,30 @@ class DevHub:
         return ws
 
 
-async def serve(host: str, port: int, ping_interval: float) -> None:
+def summarize(kind: str, fields: Dict[str, Any]) -> str:
+    """Return one readable line for an event (the demo's live view)."""
+    agent = fields.get('agent_id', '')
+    message = fields.get('message') or {}
+    data = message.get('data') if isinstance(message.get('data'), dict) else {}
+    if kind == 'message' and fields.get('type') == 'heartbeat':
+        keys = ('cpu_percent', 'memory_percent', 'battery_level', 'is_charging', 'is_docked',
+                'workspace_running', 'rtt_ms')
+        return f'[{agent}] heartbeat ' + ' '.join(f'{k}={data.get(k)}' for k in keys)
+    if kind == 'message' and fields.get('type') == 'robot_status':
+        flat = {k: v for k, v in data.items() if k != 'sources'}
+        stale = [n for n, s in (data.get('sources') or {}).items() if s.get('stale')]
+        return f'[{agent}] robot_status {json.dumps(flat)} stale={stale}'
+    if kind == 'message':
+        return f'[{agent}] {fields.get("type")} {json.dumps(message)[:300]}'
+    if kind in ('register', 'connect', 'disconnect', 'command_sent', 'zombie'):
+        extra = {k: v for k, v in fields.items() if k in ('close_code', 'open_sockets')}
+        return f'[{agent}] {kind} {json.dumps(extra) if extra else ""}'.rstrip()
+    return f'hub: {kind}'
+
+
+async def serve(host: str, port: int, ping_interval: float, verbose: bool = False) -> None:
     """Run a DevHub until cancelled."""
-    hub = DevHub(host, port, ping_interval)
+    hub = DevHub(host, port, ping_interval, verbose)
     await hub.start()
     print(f'artbot local hub listening on http://{host}:{hub.port}', flush=True)
     try:
