@@ -114,6 +114,7 @@ class HubClient:
         self._backoff = Backoff(settings.reconnect_initial_delay, settings.reconnect_max_delay,
                                 settings.reconnect_reset_after)
         self._ws: Any = None
+        self._task: Optional[asyncio.Task] = None
         self._stopping = False
         self._wake = asyncio.Event()
 
@@ -132,6 +133,7 @@ class HubClient:
 
     async def run(self) -> None:
         """Register, connect and serve until stop(); reconnect after every failure."""
+        self._task = asyncio.current_task()
         while not self._stopping:
             lived = 0.0
             penalty = False
@@ -177,17 +179,10 @@ class HubClient:
         """Close the socket cleanly (1001 going away) and end run(); safe to call twice."""
         self._stopping = True
         self._wake.set()
-        ws = self._ws
-        if ws is not None:
-            await ws.close(1001, 'bridge shutting down')
-
-    async def reconnect(self) -> None:
-        """Drop the current link (or cut the retry wait short) and dial again at once."""
-        self._backoff.failures = 0
-        self._wake.set()
-        ws = self._ws
-        if ws is not None:
-            await ws.close(1000, 'reconnect requested')
+        if self._ws is not None:
+            await self._ws.close(1001, 'bridge shutting down')
+        elif self._task is not None:
+            self._task.cancel()  # registering or handshaking: nothing to close yet
 
     async def _sleep(self, delay: float) -> None:
         self._wake.clear()
@@ -306,5 +301,9 @@ class HubClient:
 
     def _set_state(self, state: str) -> None:
         self.stats.state = state
+
+    def snapshot(self) -> Dict[str, Any]:
+        """Return the link's state and counters (callable from any thread)."""
         self.stats.dropped = self.outbox.dropped
         self.stats.queued = len(self.outbox)
+        return self.stats.snapshot()

@@ -38,11 +38,15 @@ def main(args: Optional[List[str]] = None) -> int:
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     spinner = threading.Thread(target=executor.spin, name='ros-executor', daemon=True)
+    code = 0
     try:
         node.start()
         spinner.start()
         while spinner.is_alive() and not stop.wait(0.2):
             pass
+        if not stop.is_set():
+            print('artbot_bridge: the ROS executor stopped unexpectedly', file=sys.stderr)
+            code = 1
     finally:
         node.get_logger().info('shutting down')
         node.shutdown()
@@ -50,7 +54,7 @@ def main(args: Optional[List[str]] = None) -> int:
         node.destroy_node()
         rclpy.try_shutdown()
         spinner.join(2.0)
-    return 0
+    return code
 
 
 if __name__ == '__main__':

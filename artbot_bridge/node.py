@@ -122,7 +122,7 @@ class BridgeNode(Node):
         elif command.action == 'status':
             self.hub.respond(command.command_id, True, {
                 'message': 'status', 'result': {'robot_status': self.board.robot_status(),
-                                                'link': self.hub.stats.snapshot()}})
+                                                'link': self.hub.snapshot()}})
         else:
             self.hub.respond(command.command_id, False, {
                 'message': f'unknown action {command.action!r}; allowed: '
@@ -136,7 +136,7 @@ class BridgeNode(Node):
     # -- ROS side ---------------------------------------------------------------------------
 
     def _publish_diagnostics(self) -> None:
-        stats = self.hub.stats.snapshot()
+        stats = self.hub.snapshot()
         status = DiagnosticStatus(
             name='artbot_bridge: hub link', hardware_id=self.settings.agent_id,
             level=DiagnosticStatus.OK if stats['state'] == 'connected' else DiagnosticStatus.WARN,

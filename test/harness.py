@@ -96,6 +96,15 @@ class HubHarness:
             await self.hub.sockets[agent_id][0].send_str(json.dumps(command))
         self.loop.run(send(), timeout=5)
 
+    def restart_times(self, agent_id: str, times: int) -> List[Dict[str, Any]]:
+        """Restart the hub `times` times, each time waiting for the agent to be back."""
+        already = len(self.events('connect', agent_id=agent_id))
+        for restart in range(times):
+            self.stop()
+            self.start()
+            self.wait_connected(agent_id, count=already + restart + 1)
+        return self.events('connect', agent_id=agent_id)
+
     def events(self, kind: Optional[str] = None, **match: Any) -> List[Dict[str, Any]]:
         """Return the hub's events, filtered by kind and field values."""
         return [e for e in list(self.hub.events)

@@ -12,11 +12,7 @@ HUB_HEARTBEAT_KEYS = {'cpu_percent', 'memory_percent', 'temperature', 'battery_l
 def test_registration_precedes_every_connect_including_after_hub_restart(hub, start_bridge):
     bridge = start_bridge({'hub_url': hub.url, 'agent_id': 'bot-reg'})
     hub.wait_connected('bot-reg')
-    for restart in range(2):
-        hub.stop()
-        hub.start()
-        hub.wait_connected('bot-reg', count=restart + 2)
-    connects = hub.events('connect', agent_id='bot-reg')
+    connects = hub.restart_times('bot-reg', 2)
     assert all(event['registered'] for event in connects), connects
     # Between two connects there is a fresh registration (the hub forgets on disconnect).
     ordered = [e['kind'] for e in hub.events() if e['kind'] in ('register', 'connect')]
@@ -100,11 +96,7 @@ def test_hub_down_at_start_connects_within_one_backoff_step(start_bridge):
 def test_hub_restarted_five_times_never_two_sockets(hub, start_bridge):
     bridge = start_bridge({'hub_url': hub.url, 'agent_id': 'bot-5'})
     hub.wait_connected('bot-5')
-    for restart in range(5):
-        hub.stop()
-        hub.start()
-        hub.wait_connected('bot-5', count=restart + 2)
-    connects = hub.events('connect', agent_id='bot-5')
+    connects = hub.restart_times('bot-5', 5)
     assert len(connects) == 6
     assert max(event['open_sockets'] for event in connects) == 1
     assert bridge.alive()

@@ -116,7 +116,10 @@ class DevHub:
 
     async def _http_heartbeat(self, request: web.Request) -> web.Response:
         agent_id = request.match_info['agent_id']
-        body = await request.json()
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({'detail': 'invalid JSON'}, status=422)
         await self._heartbeat(agent_id, body if isinstance(body, dict) else {})
         return web.json_response({'status': 'ok'})
 
@@ -125,7 +128,10 @@ class DevHub:
         try:
             body = await request.json()
         except ValueError:
-            return web.json_response({'detail': 'invalid JSON'}, status=422)
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get('action'), str):
+            return web.json_response({'detail': 'expected {"action": ..., "parameters": {}}'},
+                                     status=422)
         sockets = self.sockets.get(robot_id) or []
         if not sockets or robot_id not in self._registered:
             return web.json_response({'detail': f'robot {robot_id} not online'}, status=400)
