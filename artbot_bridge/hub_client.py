@@ -124,11 +124,6 @@ class HubClient:
         """Queue the command_response for `command_id` (loop thread only)."""
         self.outbox.put(command_response(self.settings.agent_id, command_id, success, data))
 
-    def log_entry(self, level: str, message: str, **extra: Any) -> None:
-        """Queue one log line for the hub (loop thread only)."""
-        data = {'level': level, 'message': message, **extra}
-        self.outbox.put(encode('log_entry', self.settings.agent_id, data))
-
     # -- lifecycle --------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -181,8 +176,8 @@ class HubClient:
         self._wake.set()
         if self._ws is not None:
             await self._ws.close(1001, 'bridge shutting down')
-        elif self._task is not None:
-            self._task.cancel()  # registering or handshaking: nothing to close yet
+        elif self._task is not None and self.stats.state in ('registering', 'connecting'):
+            self._task.cancel()  # nothing to close yet; a retry wait ends through _wake
 
     async def _sleep(self, delay: float) -> None:
         self._wake.clear()

@@ -1,5 +1,6 @@
 """The artbot_bridge node: wires ROS topics to the hub link and reports the link's state."""
 
+import concurrent.futures
 import platform
 import socket
 from typing import Any, Dict, Optional
@@ -96,6 +97,8 @@ class BridgeNode(Node):
             try:
                 self._loop.run(self.hub.stop(), timeout=self.settings.close_timeout + 1.0)
                 self._run.result(timeout=2.0)
+            except concurrent.futures.CancelledError:
+                pass  # stopped while registering or handshaking
             except Exception as err:  # noqa: B902 - shutdown goes on whatever happened
                 self.get_logger().warning(f'hub link did not close cleanly: {err}')
         self._loop.stop()

@@ -176,7 +176,7 @@ class FaultProxy:
         self.loop = loop
         self.target_port = target_port
         self.blackhole = False
-        self.closed_by_client: List[float] = []
+        self.connections = 0
         self._server: Any = None
         self._writers: List[asyncio.StreamWriter] = []
         self.port = loop.run(self._start(), timeout=5)
@@ -192,14 +192,14 @@ class FaultProxy:
         except OSError:
             client_w.close()
             return
+        self.connections += 1
         self._writers += [client_w, upstream_w]
-        await asyncio.gather(self._pipe(client_r, upstream_w, record=True),
+        await asyncio.gather(self._pipe(client_r, upstream_w),
                              self._pipe(upstream_r, client_w), return_exceptions=True)
         for writer in (client_w, upstream_w):
             writer.close()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    record: bool = False) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
                 data = await reader.read(65536)
@@ -209,8 +209,6 @@ class FaultProxy:
                     writer.write(data)
                     await writer.drain()
         finally:
-            if record:
-                self.closed_by_client.append(time.monotonic())
             writer.close()
 
     def close(self) -> None:

@@ -154,3 +154,19 @@ def test_signal_exits_zero_with_clean_close(hub, start_bridge, signum):
 def _latched():
     from rclpy.qos import DurabilityPolicy, QoSProfile
     return QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def test_sigterm_while_registration_hangs_still_exits_zero_quickly(hub, start_bridge):
+    proxy = FaultProxy(hub.loop, hub.hub.port)
+    proxy.blackhole = True  # registration is sent and never answered
+    try:
+        bridge = start_bridge({'hub_url': f'http://127.0.0.1:{proxy.port}',
+                               'agent_id': 'bot-hang', 'open_timeout': 30.0})
+        wait_for(lambda: proxy.connections, 15, 'the registration request')
+        sent = time.monotonic()
+        bridge.signal(signal.SIGTERM)
+        assert bridge.wait(10) == 0, bridge.output()
+        assert time.monotonic() - sent < 5.0
+        assert 'Traceback' not in bridge.output() and 'did not close' not in bridge.output()
+    finally:
+        proxy.close()
