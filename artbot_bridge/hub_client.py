@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import json
 import socket
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Union
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
 from urllib.request import Request, urlopen
@@ -21,8 +21,8 @@ import websockets
 
 from .backoff import Backoff
 from .loop_thread import in_daemon_thread
-from .outbox import Outbox
-from .protocol import Command, command_response, encode, parse_command, ProtocolError
+from .outbox import LOGS, Outbox, RESPONSES
+from .protocol import Command, encode, parse_command, ProtocolError
 from .settings import Settings
 
 
@@ -48,8 +48,10 @@ class LinkStats:
     sent: int = 0
     received: int = 0
     bad_frames: int = 0
-    dropped: int = 0
+    dropped_responses: int = 0
+    dropped_logs: int = 0
     queued: int = 0
+    telemetry: bool = True
     connected_since: Optional[float] = None
 
     def snapshot(self) -> Dict[str, Any]:
@@ -101,11 +103,11 @@ class HubClient:
     """Keep one registered WebSocket to the hub until `stop()`."""
 
     def __init__(self, settings: Settings, telemetry: Telemetry, registration: Callable[[], Dict],
-                 on_command: Callable[[Command], None], on_link: Callable[[bool], None],
-                 logger: Any) -> None:
+                 on_command: Callable[[Union[Command, ProtocolError]], None],
+                 on_link: Callable[[bool], None], logger: Any) -> None:
         self.settings = settings
         self.stats = LinkStats(url=settings.ws_url)
-        self.outbox = Outbox()
+        self.outbox = Outbox(settings.max_queued_responses, settings.max_queued_logs)
         self._telemetry = telemetry
         self._registration = registration
         self._on_command = on_command
@@ -120,9 +122,18 @@ class HubClient:
 
     # -- outbound -------------------------------------------------------------------------
 
-    def respond(self, command_id: str, success: bool, data: Dict[str, Any]) -> None:
-        """Queue the command_response for `command_id` (loop thread only)."""
-        self.outbox.put(command_response(self.settings.agent_id, command_id, success, data))
+    def send_response(self, frame: str) -> None:
+        """Queue an encoded command_response; it waits for the link if it is down."""
+        self.outbox.put(RESPONSES, frame)
+
+    def log_entry(self, level: str, message: str, **extra: Any) -> None:
+        """Queue one log line for the hub (the newest `max_queued_logs` wait for the link)."""
+        data = {'level': level, 'message': message, **extra}
+        self.outbox.put(LOGS, encode('log_entry', self.settings.agent_id, data))
+
+    def set_telemetry(self, enabled: bool) -> None:
+        """Pause or resume heartbeat and robot_status."""
+        self.stats.telemetry = enabled
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -179,6 +190,13 @@ class HubClient:
         elif self._task is not None and self.stats.state in ('registering', 'connecting'):
             self._task.cancel()  # nothing to close yet; a retry wait ends through _wake
 
+    async def reconnect(self) -> None:
+        """Drop the link (1000) or cut a retry wait short, and dial again at once."""
+        self._backoff.failures = 0
+        self._wake.set()
+        if self._ws is not None:
+            await self._ws.close(1000, 'reconnect requested')
+
     async def _sleep(self, delay: float) -> None:
         self._wake.clear()
         try:
@@ -233,27 +251,26 @@ class HubClient:
         async for frame in ws:
             self.stats.received += 1
             try:
-                command = parse_command(frame)
+                command: Union[Command, ProtocolError] = parse_command(frame)
             except ProtocolError as err:
                 self.stats.bad_frames += 1
-                if err.command_id is not None:
-                    self.respond(err.command_id, False, {'message': err.reason})
-                else:
+                if err.command_id is None:
                     self._log.warning(f'dropped an inbound frame: {err.reason}')
-                continue
+                    continue
+                command = err  # still answered, with the reason
             try:
                 self._on_command(command)
             except Exception as err:  # noqa: B902 - a broken handler must not end the link
-                self.respond(command.command_id, False, {'message': f'bridge error: {err}'})
+                self._log.error(f'command handler failed: {type(err).__name__}: {err}')
 
     async def _send(self, ws: Any) -> None:
         while True:
-            frame, queued = await self.outbox.get()
+            frame, queue = await self.outbox.get()
             try:
                 await ws.send(frame)
             except BaseException:
-                if queued:
-                    self.outbox.requeue(frame)
+                if queue is not None:
+                    self.outbox.requeue(queue, frame)
                 raise
             self.stats.sent += 1
 
@@ -264,12 +281,16 @@ class HubClient:
             await asyncio.sleep(interval)
 
     async def _heartbeat(self) -> None:
+        if not self.stats.telemetry:
+            return
         data = await self._sample(self._telemetry.heartbeat, 'heartbeat')
         if data is not None:
             data['rtt_ms'] = await self._measure_rtt()
             self.outbox.put_latest('heartbeat', encode('heartbeat', self.settings.agent_id, data))
 
     async def _status(self) -> None:
+        if not self.stats.telemetry:
+            return
         data = await self._sample(self._telemetry.robot_status, 'robot_status')
         if data is not None:
             self.outbox.put_latest(
@@ -299,6 +320,7 @@ class HubClient:
 
     def snapshot(self) -> Dict[str, Any]:
         """Return the link's state and counters (callable from any thread)."""
-        self.stats.dropped = self.outbox.dropped
+        self.stats.dropped_responses = self.outbox.dropped[RESPONSES]
+        self.stats.dropped_logs = self.outbox.dropped[LOGS]
         self.stats.queued = len(self.outbox)
         return self.stats.snapshot()

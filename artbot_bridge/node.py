@@ -1,21 +1,30 @@
-"""The artbot_bridge node: wires ROS topics to the hub link and reports the link's state."""
+"""The artbot_bridge node: wires ROS topics, services and commands to the hub link."""
 
+import asyncio
+from collections import deque
 import concurrent.futures
+import json
 import platform
 import socket
-from typing import Any, Dict, Optional
+import time
+from typing import Any, Deque, Dict, Optional, Union
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import Log
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, String
+from std_srvs.srv import SetBool, Trigger
 
 from . import __version__
+from .commands import CommandRouter
+from .dispatcher import CommandError, Dispatcher, Handler, Outcome
 from .hub_client import HubClient, Telemetry
 from .loop_thread import LoopThread
 from .metrics import SystemSampler
 from .parameters import declare_and_read
-from .protocol import Command
+from .protocol import Command, ProtocolError
+from .ratelimit import RateLimiter
 from .ros_codec import check_path, InterfaceTypeError, load_interface
 from .settings import SettingsError
 from .status import StatusBoard
@@ -23,7 +32,9 @@ from .status import StatusBoard
 # Latest value only: a subscription that keeps one message costs nothing at any rate.
 LATEST_ONLY = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-BUILT_IN_ACTIONS = ('ping', 'status')
+LOG_LEVELS = {'debug': Log.DEBUG, 'info': Log.INFO, 'warn': Log.WARN, 'error': Log.ERROR,
+              'fatal': Log.FATAL}
+LEVEL_NAMES = {value: name for name, value in LOG_LEVELS.items()}
 
 
 class RobotTelemetry(Telemetry):
@@ -43,12 +54,12 @@ class RobotTelemetry(Telemetry):
         return data
 
     def robot_status(self) -> Dict[str, Any]:
-        """Return the status sources' report."""
-        return self.board.robot_status()
+        """Return the status sources' report; `status: online` keeps the hub taking commands."""
+        return {'status': 'online', **self.board.robot_status()}
 
 
 class BridgeNode(Node):
-    """One node per robot: status sources in, one hub link out."""
+    """One node per robot: status sources in, commands out, one hub link."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__('artbot_bridge', **kwargs)
@@ -57,13 +68,34 @@ class BridgeNode(Node):
         for name, slot in self.board.slots.items():
             msg_type = self._source_type(name, slot.settings)
             self.create_subscription(msg_type, slot.settings.topic, slot.store, LATEST_ONLY)
+        self._loop = LoopThread()
+        self.recent_logs: Deque[Dict[str, Any]] = deque(maxlen=500)
+        self._log_limit = RateLimiter(self.settings.log_rate, 2 * self.settings.log_rate)
+        router = CommandRouter(self, self.settings.commands, self._forward_log,
+                               self.settings.feedback_interval)
+        handlers: Dict[str, Handler] = {
+            'ping': self._ping, 'status': self._status, 'get_logs': self._get_logs,
+            'reconnect': self._reconnect, **router.handlers()}
+        specs = self.settings.commands
+        self.dispatcher = Dispatcher(
+            self.settings.agent_id, handlers, self._send_response, self.get_logger(),
+            exclusive=[c.name for c in specs if not c.concurrent],
+            system=[c.name for c in specs if c.system])
+        self.dispatcher.on_received = self._echo_command
+        self.hub = HubClient(self.settings, RobotTelemetry(self.board), self._registration,
+                             self.dispatcher.on_command, self._on_link, self.get_logger())
         self._connected_pub = self.create_publisher(Bool, '~/hub_connected', LATCHED)
+        self._commands_pub = self.create_publisher(String, '~/commands', 10)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._connected: Optional[bool] = None
-        self._loop = LoopThread()
-        self.hub = HubClient(self.settings, RobotTelemetry(self.board), self._registration,
-                             self._on_command, self._on_link, self.get_logger())
         self._on_link(False)
+        self.create_subscription(String, '~/events', self._on_event, 10)
+        if self.settings.log_level != 'none':
+            self._min_level = LOG_LEVELS[self.settings.log_level]
+            self.create_subscription(Log, '/rosout', self._on_rosout, QoSProfile(depth=100))
+        self.create_service(Trigger, '~/reconnect', self._srv_reconnect)
+        self.create_service(Trigger, '~/get_status', self._srv_get_status)
+        self.create_service(SetBool, '~/set_telemetry', self._srv_set_telemetry)
         self.create_timer(1.0, self._publish_diagnostics)
 
     def _source_type(self, name: str, source: Any) -> Any:
@@ -89,12 +121,14 @@ class BridgeNode(Node):
         self._run = self._loop.submit(self.hub.run())
         self.get_logger().info(
             f'bridging to {self.settings.ws_url} as {self.settings.agent_id!r} '
-            f'({len(self.board.slots)} status sources)')
+            f'({len(self.board.slots)} status sources, actions: '
+            f'{", ".join(self.dispatcher.allowed)})')
 
     def shutdown(self) -> None:
-        """Close the hub link cleanly (1001) and stop its thread; idempotent and bounded."""
+        """Answer or cancel running commands, close the link (1001), stop its thread."""
         if self._loop.is_running:
             try:
+                self._loop.run(self.dispatcher.drain(1.0), timeout=3.0)
                 self._loop.run(self.hub.stop(), timeout=self.settings.close_timeout + 1.0)
                 self._run.result(timeout=2.0)
             except concurrent.futures.CancelledError:
@@ -115,36 +149,99 @@ class BridgeNode(Node):
                 'bridge_version': __version__,
                 'node': self.get_fully_qualified_name(),
             },
-            'robot_info': {'capabilities': list(BUILT_IN_ACTIONS),
+            'robot_info': {'capabilities': list(self.dispatcher.allowed),
                            'status_sources': list(self.board.slots)},
         }
 
-    def _on_command(self, command: Command) -> None:
-        if command.action == 'ping':
-            self.hub.respond(command.command_id, True, {'message': 'pong'})
-        elif command.action == 'status':
-            self.hub.respond(command.command_id, True, {
-                'message': 'status', 'result': {'robot_status': self.board.robot_status(),
-                                                'link': self.hub.snapshot()}})
+    def _send_response(self, frame: str) -> None:
+        self.hub.send_response(frame)
+
+    def _echo_command(self, item: Union[Command, ProtocolError]) -> None:
+        if isinstance(item, Command):
+            text = item.model_dump_json()
         else:
-            self.hub.respond(command.command_id, False, {
-                'message': f'unknown action {command.action!r}; allowed: '
-                           f'{", ".join(BUILT_IN_ACTIONS)}'})
+            text = json.dumps({'command_id': item.command_id, 'error': item.reason})
+        self._commands_pub.publish(String(data=text))
 
     def _on_link(self, connected: bool) -> None:
         if connected != self._connected:
             self._connected = connected
             self._connected_pub.publish(Bool(data=connected))
 
+    async def _ping(self, command: Command) -> Outcome:
+        return True, {'message': 'pong', 'result': {'time': time.time()}}
+
+    async def _status(self, command: Command) -> Outcome:
+        return True, {'message': 'status', 'result': self.status_snapshot()}
+
+    async def _get_logs(self, command: Command) -> Outcome:
+        lines = command.parameters.get('lines', 50)
+        if not isinstance(lines, int) or isinstance(lines, bool) or not 0 < lines <= 500:
+            raise CommandError("parameter 'lines' must be an integer from 1 to 500",
+                               field='lines')
+        logs = list(self.recent_logs)[-lines:]
+        return True, {'message': f'{len(logs)} log lines', 'result': {'logs': logs}}
+
+    async def _reconnect(self, command: Command) -> Outcome:
+        # Answer first: the response waits in the outbox and goes out on the new link.
+        asyncio.get_running_loop().call_later(
+            0.1, lambda: asyncio.ensure_future(self.hub.reconnect()))
+        return True, {'message': 'reconnecting'}
+
+    def status_snapshot(self) -> Dict[str, Any]:
+        """Return the current robot_status and link state (any thread)."""
+        return {'robot_status': self.board.robot_status(), 'link': self.hub.snapshot(),
+                'commands_received': self.dispatcher.received,
+                'log_lines_refused': self._log_limit.refused}
+
     # -- ROS side ---------------------------------------------------------------------------
+
+    def _forward_log(self, level: str, message: str, **extra: Any) -> None:
+        """Send a log line to the hub (rate-limited; any thread)."""
+        if not self._log_limit.allow():
+            return
+        entry = {'level': level, 'message': message, 'time': time.time(), **extra}
+        self.recent_logs.append(entry)
+        self._loop.call_soon(lambda: self.hub.log_entry(**entry))
+
+    def _on_event(self, msg: String) -> None:
+        self._forward_log('info', msg.data, source='events')
+
+    def _on_rosout(self, msg: Log) -> None:
+        if msg.level >= self._min_level:
+            self._forward_log(LEVEL_NAMES.get(msg.level, str(msg.level)), msg.msg,
+                              logger=msg.name, source='rosout')
+
+    def _srv_reconnect(self, request: Trigger.Request,
+                       response: Trigger.Response) -> Trigger.Response:
+        self._loop.submit(self.hub.reconnect())
+        response.success, response.message = True, 'reconnecting'
+        return response
+
+    def _srv_get_status(self, request: Trigger.Request,
+                        response: Trigger.Response) -> Trigger.Response:
+        response.success = True
+        response.message = json.dumps(self.status_snapshot(), default=str)
+        return response
+
+    def _srv_set_telemetry(self, request: SetBool.Request,
+                           response: SetBool.Response) -> SetBool.Response:
+        self._loop.call_soon(self.hub.set_telemetry, request.data)
+        response.success = True
+        response.message = 'telemetry ' + ('resumed' if request.data else 'paused')
+        return response
 
     def _publish_diagnostics(self) -> None:
         stats = self.hub.snapshot()
+        connected = stats['state'] == 'connected'
         status = DiagnosticStatus(
             name='artbot_bridge: hub link', hardware_id=self.settings.agent_id,
-            level=DiagnosticStatus.OK if stats['state'] == 'connected' else DiagnosticStatus.WARN,
-            message=stats['state'] if not stats['last_error'] or stats['state'] == 'connected'
+            level=DiagnosticStatus.OK if connected else DiagnosticStatus.WARN,
+            message=stats['state'] if connected or not stats['last_error']
             else f"{stats['state']}: {stats['last_error']}")
+        stats.update(commands_received=self.dispatcher.received,
+                     command_repeats=self.dispatcher.ledger.repeats,
+                     log_lines_refused=self._log_limit.refused)
         status.values = [KeyValue(key=key, value='' if value is None else str(value))
                          for key, value in stats.items()]
         array = DiagnosticArray(status=[status])

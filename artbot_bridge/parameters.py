@@ -9,7 +9,8 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from .settings import build_settings, Settings, SourceSettings
+from .settings import build_settings, CommandSettings, Settings, SettingsError
+from .settings import SourceSettings
 
 _TYPES = {
     str: Parameter.Type.STRING,
@@ -54,15 +55,28 @@ def _declare_model(node: Node, model: Type[BaseModel], prefix: str = '',
     return values
 
 
+def _declare_names(node: Node, table: str, description: str) -> List[str]:
+    return list(node.declare_parameter(
+        table, Parameter.Type.STRING_ARRAY,
+        ParameterDescriptor(description=description, read_only=True)).value or [])
+
+
+def _declare_rows(node: Node, names: List[str], model: Type[BaseModel]) -> List[Dict[str, Any]]:
+    """Declare one parameter block per name of a nav2-style table (`<name>.<field>`)."""
+    return [{'name': name, **_declare_model(node, model, prefix=f'{name}.', skip=('name',))}
+            for name in names]
+
+
 def declare_and_read(node: Node, environ: Optional[Dict[str, str]] = None) -> Settings:
     """Declare every parameter and return validated Settings (raises SettingsError)."""
-    values = _declare_model(node, Settings, skip=('status_sources',))
-    names = node.declare_parameter(
-        'status_sources', Parameter.Type.STRING_ARRAY,
-        ParameterDescriptor(description='names of the status sources; each has '
-                            '<name>.topic, <name>.type, ...', read_only=True)).value or []
-    sources: List[Dict[str, Any]] = []
-    for name in names:
-        source = _declare_model(node, SourceSettings, prefix=f'{name}.', skip=('name',))
-        sources.append({'name': name, **source})
-    return build_settings(values, sources, environ)
+    values = _declare_model(node, Settings, skip=('status_sources', 'commands'))
+    source_names = _declare_names(
+        node, 'status_sources', 'names of the status sources; each has <name>.topic, ...')
+    command_names = _declare_names(
+        node, 'commands', 'allowed hub actions; each has <name>.service|topic|action, ...')
+    for name in sorted(set(source_names) & set(command_names)):
+        raise SettingsError(f"invalid parameter 'commands': {name!r} is also a status source; "
+                            'their <name>.* parameters would clash, rename one')
+    sources = _declare_rows(node, source_names, SourceSettings)
+    commands = _declare_rows(node, command_names, CommandSettings)
+    return build_settings(values, sources, environ, commands)

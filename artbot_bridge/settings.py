@@ -3,7 +3,7 @@
 import os
 import re
 import socket
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -25,6 +25,19 @@ class SettingsError(ValueError):
     """A setting has a bad value; the message names it and says why."""
 
 
+def split_pairs(value: object) -> object:
+    """Turn ['key=field.path', ...] into (('key', 'field.path'), ...); other values pass."""
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        pairs = []
+        for item in value:
+            key, sep, path = item.partition('=')
+            if not sep or not _FLAT_KEY.match(key.strip()) or not path.strip():
+                raise ValueError(f"expected 'key=field.path', got {item!r}")
+            pairs.append((key.strip(), path.strip()))
+        return tuple(pairs)
+    return value
+
+
 class SourceSettings(BaseModel):
     """One ROS topic that feeds robot_status (one row of the `status_sources` table)."""
 
@@ -44,18 +57,7 @@ class SourceSettings(BaseModel):
         default=0.0, ge=0.0, le=3600.0,
         description='seconds without a message before the source is stale (0: stale_after)')
 
-    @field_validator('flat', mode='before')
-    @classmethod
-    def _split_pairs(cls, value: object) -> object:
-        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-            pairs = []
-            for item in value:
-                key, sep, path = item.partition('=')
-                if not sep or not _FLAT_KEY.match(key.strip()) or not path.strip():
-                    raise ValueError(f"expected 'key=field.path', got {item!r}")
-                pairs.append((key.strip(), path.strip()))
-            return tuple(pairs)
-        return value
+    _split_flat = field_validator('flat', mode='before')(split_pairs)
 
     @field_validator('presence')
     @classmethod
@@ -63,6 +65,51 @@ class SourceSettings(BaseModel):
         if value and not _FLAT_KEY.match(value):
             raise ValueError(f'not a valid key: {value!r}')
         return value
+
+
+BUILT_IN_COMMANDS = ('status', 'ping', 'get_logs', 'reconnect')
+
+
+class CommandSettings(BaseModel):
+    """One allowed hub action and the ROS target it runs (one row of the `commands` table)."""
+
+    model_config = ConfigDict(frozen=True, extra='forbid')
+
+    name: str
+    service: str = Field(default='', description='service to call')
+    topic: str = Field(default='', description='topic to publish one message on')
+    action: str = Field(default='', description='action server to send a goal to')
+    type: str = Field(  # noqa: A003 - the parameter users write is <command>.type
+        min_length=3, description='interface type, e.g. std_srvs/srv/Trigger')
+    timeout: float = Field(default=10.0, ge=0.1, le=3600.0,
+                           description='seconds before the command is answered as timed out')
+    concurrent: bool = Field(default=False,
+                             description='may run while another command runs')
+    system: bool = Field(default=False,
+                         description='answers system_command (reboot, update, ...) as well')
+    arguments: Tuple[Tuple[str, str], ...] = Field(
+        default=(), description='hub_parameter=field.path pairs (default: same name)')
+
+    _split_arguments = field_validator('arguments', mode='before')(split_pairs)
+
+    @model_validator(mode='after')
+    def _one_target(self) -> 'CommandSettings':
+        targets = [kind for kind in ('service', 'topic', 'action') if getattr(self, kind)]
+        if len(targets) != 1:
+            raise ValueError('set exactly one of service, topic or action')
+        if self.name in BUILT_IN_COMMANDS:
+            raise ValueError(f'{self.name!r} is a built-in command')
+        return self
+
+    @property
+    def kind(self) -> str:
+        """Return 'service', 'topic' or 'action'."""
+        return next(kind for kind in ('service', 'topic', 'action') if getattr(self, kind))
+
+    @property
+    def target(self) -> str:
+        """Return the service, topic or action name."""
+        return getattr(self, self.kind)
 
 
 class Settings(BaseModel):
@@ -106,7 +153,21 @@ class Settings(BaseModel):
         description='largest inbound frame accepted, in bytes')
     env_file: str = Field(
         default='.env', description='file of KEY=value lines read like the environment')
+    log_level: str = Field(
+        default='warn', pattern='^(debug|info|warn|error|fatal|none)$',
+        description='/rosout lines at or above this level go to the hub (none: off)')
+    log_rate: float = Field(
+        default=5.0, ge=0.1, le=1000.0, description='log_entry messages per second, at most')
+    feedback_interval: float = Field(
+        default=0.5, ge=0.0, le=60.0,
+        description='seconds between two action feedback lines sent to the hub')
+    max_queued_responses: int = Field(
+        default=1000, ge=10, le=1_000_000,
+        description='command responses kept while the link is down (oldest dropped, counted)')
+    max_queued_logs: int = Field(
+        default=200, ge=0, le=100_000, description='log lines kept while the link is down')
     status_sources: Tuple[SourceSettings, ...] = ()
+    commands: Tuple[CommandSettings, ...] = ()
 
     @field_validator('hub_url')
     @classmethod
@@ -131,11 +192,12 @@ class Settings(BaseModel):
         return value
 
     @model_validator(mode='after')
-    def _check_sources(self) -> 'Settings':
-        names = [s.name for s in self.status_sources]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f'status source listed twice: {", ".join(duplicates)}')
+    def _check_tables(self) -> 'Settings':
+        for table in ('status_sources', 'commands'):
+            names = [row.name for row in getattr(self, table)]
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            if duplicates:
+                raise ValueError(f'listed twice in {table}: {", ".join(duplicates)}')
         return self
 
     @property
@@ -194,7 +256,8 @@ def env_overrides(environ: Mapping[str, str], env_file: str) -> Dict[str, Tuple[
 
 
 def build_settings(values: Mapping[str, object], sources: List[Mapping[str, object]],
-                   environ: Optional[Mapping[str, str]] = None) -> Settings:
+                   environ: Optional[Mapping[str, str]] = None,
+                   commands: Sequence[Mapping[str, object]] = ()) -> Settings:
     """Validate parameter values plus env overrides into Settings, or raise SettingsError."""
     merged = dict(values)
     origins = {name: f'parameter {name!r}' for name in merged}
@@ -204,23 +267,26 @@ def build_settings(values: Mapping[str, object], sources: List[Mapping[str, obje
         merged[setting] = value
         origins[setting] = origin
     merged['status_sources'] = tuple(sources)
+    merged['commands'] = tuple(commands)
     try:
         return Settings(**merged)
     except ValidationError as err:
-        raise SettingsError(describe_error(err, origins, sources)) from None
+        raise SettingsError(describe_error(err, origins, {'status_sources': sources,
+                                                          'commands': commands})) from None
 
 
 def describe_error(err: ValidationError, origins: Mapping[str, str],
-                   sources: List[Mapping[str, object]]) -> str:
+                   tables: Mapping[str, Sequence[Mapping[str, object]]]) -> str:
     """Turn the first pydantic error into one line naming the parameter and the value."""
     first = err.errors()[0]
     loc = [str(part) for part in first['loc']]
     message = first['msg'].removeprefix('Value error, ')
     shown = isinstance(first.get('input'), dict) or first['type'] == 'value_error'
     got = '' if shown else f' (got {first["input"]!r})'
-    if loc[:1] == ['status_sources'] and len(loc) >= 3:
-        name = sources[int(loc[1])].get('name', loc[1])
-        return f"invalid parameter '{name}.{loc[2]}': {message}{got}"
+    if loc and loc[0] in tables and len(loc) >= 2:
+        name = tables[loc[0]][int(loc[1])].get('name', loc[1])
+        field = f'.{loc[2]}' if len(loc) >= 3 else ''
+        return f"invalid parameter '{name}{field}': {message}{got}"
     if not loc:
         return f'invalid settings: {message}'
     where = origins.get(loc[0], f'parameter {loc[0]!r}')

@@ -4,7 +4,7 @@ import asyncio
 import json
 
 from artbot_bridge.backoff import Backoff
-from artbot_bridge.outbox import Outbox
+from artbot_bridge.outbox import LOGS, Outbox, RESPONSES
 from artbot_bridge.protocol import command_response, encode, parse_command, ProtocolError
 from artbot_bridge.settings import build_settings, read_env_file, SettingsError
 import pytest
@@ -105,21 +105,24 @@ def test_outbound_frames_are_json_objects_with_the_envelope():
     assert list(response)[-1] == 'data'
 
 
-def test_outbox_keeps_latest_telemetry_and_bounded_ordered_queue():
+def test_outbox_order_bounds_and_requeue():
     async def scenario():
-        outbox = Outbox(max_queued=3)
+        outbox = Outbox(max_responses=3, max_logs=1)
         outbox.put_latest('robot_status', 's1')
         outbox.put_latest('heartbeat', 'h1')
         outbox.put_latest('heartbeat', 'h2')
+        outbox.put(LOGS, 'l1')
+        outbox.put(LOGS, 'l2')  # logs keep the newest N
         for frame in ('r1', 'r2', 'r3', 'r4'):
-            outbox.put(frame)
-        assert outbox.dropped == 1
-        got = [await outbox.get() for _ in range(5)]
-        assert got == [('r2', True), ('r3', True), ('r4', True), ('h2', False), ('s1', False)]
-        outbox.requeue('r3')
-        assert outbox.pop() == ('r3', True) and outbox.pop() is None
+            outbox.put(RESPONSES, frame)
+        assert outbox.dropped == {RESPONSES: 1, LOGS: 1}
+        got = [await outbox.get() for _ in range(6)]
+        assert got == [('r2', RESPONSES), ('r3', RESPONSES), ('r4', RESPONSES),
+                       ('h2', None), ('s1', None), ('l2', LOGS)]
+        outbox.requeue(RESPONSES, 'r3')
+        assert outbox.pop() == ('r3', RESPONSES) and outbox.pop() is None
         waiter = asyncio.ensure_future(outbox.get())
         await asyncio.sleep(0)
-        outbox.put('late')
-        assert await asyncio.wait_for(waiter, 1) == ('late', True)
+        outbox.put(RESPONSES, 'late')
+        assert await asyncio.wait_for(waiter, 1) == ('late', RESPONSES)
     asyncio.run(scenario())

@@ -7,6 +7,7 @@ import time
 
 from artbot_bridge.devhub.server import DevHub
 from artbot_bridge.hub_client import HubClient, Telemetry
+from artbot_bridge.protocol import ProtocolError
 from artbot_bridge.settings import build_settings
 
 
@@ -57,7 +58,7 @@ def test_handshake_closed_at_once_still_waits_the_minimum_delay():
     asyncio.run(scenario())
 
 
-def test_bad_frames_are_answered_or_counted_and_the_link_stays_up():
+def test_bad_frames_are_handed_on_or_counted_and_the_link_stays_up():
     async def scenario():
         hub = DevHub(port=0)
         await hub.start()
@@ -70,14 +71,10 @@ def test_bad_frames_are_answered_or_counted_and_the_link_stays_up():
         await ws.send_bytes(b'\x00')
         await ws.send_str(json.dumps({'command_id': 'c-bad', 'action': 7}))
         await ws.send_str(json.dumps({'command_id': 'c-ok', 'action': 'ping'}))
-        await until(lambda: commands)
-        await until(lambda: any(e['kind'] == 'message' and e['type'] == 'command_response'
-                                for e in hub.events))
-        responses = [e['message'] for e in hub.events
-                     if e['kind'] == 'message' and e['type'] == 'command_response']
-        assert responses[0]['command_id'] == 'c-bad' and responses[0]['success'] is False
-        assert "'action'" in responses[0]['data']['message']
-        assert commands[0].command_id == 'c-ok'
+        await until(lambda: len(commands) == 2)
+        assert isinstance(commands[0], ProtocolError) and commands[0].command_id == 'c-bad'
+        assert "'action'" in commands[0].reason
+        assert commands[1].command_id == 'c-ok'
         assert client.stats.bad_frames == 3 and client.stats.connects == 1
         assert not any(e['kind'] == 'zombie' for e in hub.events)
         await client.stop()

@@ -1,0 +1,115 @@
+"""
+Hub commands in, exactly one command_response out for each command id.
+
+The dispatcher runs on the hub link's event loop. It checks a command against the allowlist
+(the handlers it was given), the type (`system_command` needs an explicit entry) and what is
+running, runs the handler as a task, and turns every outcome (result, refusal, timeout,
+exception) into one response. The ledger answers repeats without running anything twice.
+"""
+
+import asyncio
+from typing import Any, Awaitable, Callable, Collection, Dict, Optional, Set, Tuple, Union
+
+from .ledger import CommandLedger
+from .protocol import Command, command_response, ProtocolError
+
+Outcome = Tuple[bool, Dict[str, Any]]
+Handler = Callable[[Command], Awaitable[Outcome]]
+
+
+class CommandError(Exception):
+    """A command that failed in an expected way; the message goes to the hub as is."""
+
+    def __init__(self, message: str, **data: Any) -> None:
+        super().__init__(message)
+        self.data = data
+
+
+class Dispatcher:
+    """Route commands to handlers and guarantee one response per command id."""
+
+    def __init__(self, agent_id: str, handlers: Dict[str, Handler],
+                 send: Callable[[str], None], logger: Any, *,
+                 exclusive: Collection[str] = (), system: Collection[str] = (),
+                 ledger_size: int = 2048) -> None:
+        self.agent_id = agent_id
+        self.handlers = handlers
+        self.ledger = CommandLedger(ledger_size)
+        self.received = 0
+        self._send = send
+        self._log = logger
+        self._exclusive = set(exclusive)
+        self._system = set(system)
+        self._running: Dict[str, str] = {}
+        self._tasks: Set[asyncio.Future] = set()
+        self.on_received: Optional[Callable[[Union[Command, ProtocolError]], None]] = None
+
+    @property
+    def allowed(self) -> Tuple[str, ...]:
+        """Return the actions this robot accepts, sorted."""
+        return tuple(sorted(self.handlers))
+
+    def on_command(self, item: Union[Command, ProtocolError]) -> None:
+        """Take one inbound command (or an unparseable one that carries a command_id)."""
+        self.received += 1
+        if self.on_received is not None:
+            self.on_received(item)
+        command_id = item.command_id
+        new, frame = self.ledger.begin(command_id)
+        if not new:
+            if frame is not None:
+                self._send(frame)  # a repeat of an answered command: the same answer again
+            return
+        if isinstance(item, ProtocolError):
+            self._answer(command_id, False, {'message': item.reason})
+            return
+        refusal = self._refusal(item)
+        if refusal:
+            self._answer(command_id, False, {'message': refusal, 'allowed': list(self.allowed)})
+            return
+        self._running[command_id] = item.action
+        task = asyncio.ensure_future(self._run(item))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _refusal(self, command: Command) -> str:
+        action = command.action
+        if action not in self.handlers:
+            return f'unknown action {action!r}; allowed: {", ".join(self.allowed)}'
+        if command.type == 'system_command' and action not in self._system:
+            return (f'system_command {action!r} is not enabled on this robot '
+                    f'(set {action}.system: true in its command table to allow it)')
+        running = sorted(set(self._running.values()))
+        if running and (action in self._exclusive or self._exclusive & set(running)):
+            return (f'busy: {", ".join(running)} running; {action!r} does not run alongside '
+                    f'other commands')
+        return ''
+
+    async def _run(self, command: Command) -> None:
+        try:
+            success, data = await self.handlers[command.action](command)
+        except CommandError as err:
+            success, data = False, {'message': str(err), **err.data}
+        except asyncio.CancelledError:
+            success, data = False, {'message': 'bridge shutting down before the command ended'}
+        except Exception as err:  # noqa: B902 - the hub gets an answer, never a crash
+            self._log.error(f'command {command.action!r} failed: {type(err).__name__}: {err}')
+            success, data = False, {'message': f'{command.action} failed: '
+                                               f'{type(err).__name__}: {err}'}
+        finally:
+            self._running.pop(command.command_id, None)
+        self._answer(command.command_id, success, data)
+
+    def _answer(self, command_id: str, success: bool, data: Dict[str, Any]) -> None:
+        frame = command_response(self.agent_id, command_id, success, data)
+        for _ in range(self.ledger.finish(command_id, frame)):
+            self._send(frame)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait up to `timeout` for running commands, then cancel them (each still answered)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=1.0)
