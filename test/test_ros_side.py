@@ -1,0 +1,69 @@
+"""The bridge's own ROS interface: ~/commands, ~/events, /rosout forwarding, its services."""
+
+import json
+import time
+import uuid
+
+from harness import wait_for
+
+
+def call(ros, srv_type, name, request, timeout=10.0):
+    client = ros.node.create_client(srv_type, name)
+    assert client.wait_for_service(timeout_sec=timeout), f'{name} not available'
+    future = client.call_async(request)
+    wait_for(future.done, timeout, f'the answer of {name}')
+    return future.result()
+
+
+def test_commands_echo_events_and_rosout_reach_the_hub(hub, start_bridge, ros):
+    from rcl_interfaces.msg import Log
+    from std_msgs.msg import String
+    start_bridge({'hub_url': hub.url, 'agent_id': 'bot-ros', 'log_level': 'error'})
+    hub.wait_connected('bot-ros')
+    echoed = ros.collect(String, '/artbot_bridge/commands')
+    events = ros.node.create_publisher(String, '/artbot_bridge/events', 10)
+    rosout = ros.node.create_publisher(Log, '/rosout', 10)
+    command_id = str(uuid.uuid4())
+
+    def logs():
+        return [m['data'] for m in hub.messages('bot-ros', 'log_entry')]
+
+    def everything_arrived():
+        if not echoed:
+            hub.send_command('bot-ros', {'command_id': command_id, 'action': 'ping'})
+        events.publish(String(data='workspace started by the operator'))
+        rosout.publish(Log(level=Log.ERROR, name='motor_driver', msg='overcurrent on left'))
+        rosout.publish(Log(level=Log.INFO, name='chatty', msg='below the threshold'))
+        return echoed and {'events', 'rosout'} <= {entry.get('source') for entry in logs()}
+
+    wait_for(everything_arrived, 15, 'the echo and both kinds of log lines', logs)
+    assert any(json.loads(m.data).get('command_id') == command_id for m in echoed)
+    assert any(e['message'] == 'workspace started by the operator' for e in logs())
+    errors = [e for e in logs() if e.get('source') == 'rosout']
+    assert {e['logger'] for e in errors} == {'motor_driver'} and errors[0]['level'] == 'error'
+
+
+def test_get_status_set_telemetry_and_reconnect_services(hub, start_bridge, ros):
+    from std_srvs.srv import SetBool, Trigger
+    start_bridge({'hub_url': hub.url, 'agent_id': 'bot-srv', 'heartbeat_interval': 0.5})
+    hub.wait_connected('bot-srv')
+    status = call(ros, Trigger, '/artbot_bridge/get_status', Trigger.Request())
+    snapshot = json.loads(status.message)
+    assert status.success and snapshot['link']['state'] == 'connected'
+    assert 'robot_status' in snapshot
+
+    paused = call(ros, SetBool, '/artbot_bridge/set_telemetry', SetBool.Request(data=False))
+    assert paused.success and paused.message == 'telemetry paused'
+    answered = call(ros, Trigger, '/artbot_bridge/get_status', Trigger.Request())
+    assert json.loads(answered.message)['link']['telemetry'] is False
+    settled = len(hub.messages('bot-srv', 'heartbeat'))
+    time.sleep(2.0)  # an absence needs a window: four heartbeat intervals
+    assert len(hub.messages('bot-srv', 'heartbeat')) <= settled + 1
+    call(ros, SetBool, '/artbot_bridge/set_telemetry', SetBool.Request(data=True))
+    wait_for(lambda: len(hub.messages('bot-srv', 'heartbeat')) > settled + 1, 10,
+             'heartbeats again')
+
+    reconnect = call(ros, Trigger, '/artbot_bridge/reconnect', Trigger.Request())
+    assert reconnect.success
+    hub.wait_connected('bot-srv', count=2)
+    assert len(hub.events('register', agent_id='bot-srv')) == 2
