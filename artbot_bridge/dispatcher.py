@@ -12,6 +12,7 @@ from typing import Any, Awaitable, Callable, Collection, Dict, Optional, Set, Tu
 
 from .ledger import CommandLedger
 from .protocol import Command, command_response, ProtocolError
+from .ratelimit import RateLimiter
 
 Outcome = Tuple[bool, Dict[str, Any]]
 Handler = Callable[[Command], Awaitable[Outcome]]
@@ -31,7 +32,8 @@ class Dispatcher:
     def __init__(self, agent_id: str, handlers: Dict[str, Handler],
                  send: Callable[[str], None], logger: Any, *,
                  exclusive: Collection[str] = (), system: Collection[str] = (),
-                 ledger_size: int = 2048) -> None:
+                 ledger_size: int = 2048, per_minute: int = 600, max_running: int = 32,
+                 max_bytes: int = 1024 * 1024) -> None:
         self.agent_id = agent_id
         self.handlers = handlers
         self.ledger = CommandLedger(ledger_size)
@@ -41,8 +43,12 @@ class Dispatcher:
         self._exclusive = set(exclusive)
         self._system = set(system)
         self._running: Dict[str, str] = {}
+        self._rate = RateLimiter(per_minute / 60.0, per_minute)
+        self._max_running = max_running
+        self._max_bytes = max_bytes
         self._tasks: Set[asyncio.Future] = set()
         self.on_received: Optional[Callable[[Union[Command, ProtocolError]], None]] = None
+        self.on_answered: Optional[Callable[[str, str], None]] = None  # (id, repeat frame)
 
     @property
     def allowed(self) -> Tuple[str, ...]:
@@ -74,11 +80,15 @@ class Dispatcher:
 
     def _refusal(self, command: Command) -> str:
         action = command.action
+        if not self._rate.allow():
+            return f'rate limit: more than {self._rate.burst:g} commands per minute'
         if action not in self.handlers:
             return f'unknown action {action!r}; allowed: {", ".join(self.allowed)}'
         if command.type == 'system_command' and action not in self._system:
             return (f'system_command {action!r} is not enabled on this robot '
                     f'(set {action}.system: true in its command table to allow it)')
+        if len(self._running) >= self._max_running:
+            return f'too many commands running ({self._max_running}); try again later'
         running = sorted(set(self._running.values()))
         if running and (action in self._exclusive or self._exclusive & set(running)):
             return (f'busy: {", ".join(running)} running; {action!r} does not run alongside '
@@ -102,8 +112,20 @@ class Dispatcher:
 
     def _answer(self, command_id: str, success: bool, data: Dict[str, Any]) -> None:
         frame = command_response(self.agent_id, command_id, success, data)
-        for _ in range(self.ledger.finish(command_id, frame)):
+        if len(frame) > self._max_bytes:
+            note = {'message': f'response of {len(frame)} bytes is over the limit of '
+                               f'{self._max_bytes}; its data was dropped',
+                    'truncated': True, 'first_message': str(data.get('message', ''))[:200]}
+            frame = command_response(self.agent_id, command_id, success, note)
+        stub = None
+        if len(frame) > 4096:  # what a repeat gets if the full answer is no longer kept
+            stub = command_response(self.agent_id, command_id, success, {
+                'message': 'answered before; that answer was too large to keep for repeats',
+                'repeat': True})
+        for _ in range(self.ledger.finish(command_id, frame, stub)):
             self._send(frame)
+        if self.on_answered is not None:
+            self.on_answered(command_id, stub or frame)
 
     async def drain(self, timeout: float) -> None:
         """Wait up to `timeout` for running commands, then cancel them (each still answered)."""

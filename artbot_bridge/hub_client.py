@@ -9,8 +9,10 @@ connect, the retry policy (`Backoff`), and the per-connection tasks (receive, se
 
 import asyncio
 from dataclasses import asdict, dataclass
+import inspect
 import json
 import socket
+import ssl
 import time
 from typing import Any, Callable, Dict, Optional, Union
 from urllib.error import HTTPError, URLError
@@ -23,7 +25,8 @@ from .backoff import Backoff
 from .loop_thread import in_daemon_thread
 from .outbox import LOGS, Outbox, RESPONSES
 from .protocol import Command, encode, parse_command, ProtocolError
-from .settings import Settings
+from .settings import Settings, SettingsError
+from .spool import Spool
 
 
 class RegistrationError(ConnectionError):
@@ -71,12 +74,54 @@ class Telemetry:
         raise NotImplementedError
 
 
-def post_json(url: str, body: Dict[str, Any], timeout: float) -> Dict[str, Any]:
+def tls_context(settings: Settings) -> Optional[ssl.SSLContext]:
+    """
+    Return the client TLS context for https/wss hubs (None for plain ones).
+
+    Certificate and hostname verification stay on: `create_default_context` does both. A CA
+    file replaces the system CAs; a client certificate makes the link mutual TLS.
+    """
+    if not settings.ws_url.startswith('wss://'):
+        return None
+    try:
+        context = ssl.create_default_context(cafile=settings.tls_ca_file or None)
+    except (ssl.SSLError, OSError) as err:
+        raise SettingsError(f"invalid parameter 'tls_ca_file': {err}") from None
+    if settings.tls_cert_file:
+        try:
+            context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file or None)
+        except (ssl.SSLError, OSError) as err:
+            raise SettingsError(f"invalid parameter 'tls_cert_file'/'tls_key_file': {err}") \
+                from None
+    return context
+
+
+def auth_headers(settings: Settings) -> Dict[str, str]:
+    """Return the Authorization header when a token is configured."""
+    token = settings.hub_token.get_secret_value()
+    return {'Authorization': f'Bearer {token}'} if token else {}
+
+
+# websockets 14 renamed extra_headers to additional_headers; both spellings are in use.
+_HEADERS_ARG = ('additional_headers' if 'additional_headers'
+                in inspect.signature(websockets.connect).parameters else 'extra_headers')
+
+
+def rejected_status(err: BaseException) -> Optional[int]:
+    """Return the HTTP status of a refused registration or handshake, if there was one."""
+    if isinstance(err, RegistrationError):
+        return err.status
+    response = getattr(err, 'response', None)
+    return getattr(response, 'status_code', None) or getattr(err, 'status_code', None)
+
+
+def post_json(url: str, body: Dict[str, Any], timeout: float, headers: Dict[str, str],
+              context: Optional[ssl.SSLContext]) -> Dict[str, Any]:
     """POST a JSON body and return the JSON answer; raise RegistrationError on any failure."""
     request = Request(url, data=json.dumps(body).encode(), method='POST',
-                      headers={'Content-Type': 'application/json'})
+                      headers={'Content-Type': 'application/json', **headers})
     try:
-        with urlopen(request, timeout=timeout) as response:
+        with urlopen(request, timeout=timeout, context=context) as response:
             answer = json.loads(response.read() or b'{}')
     except HTTPError as err:
         detail = err.read(200).decode('utf-8', 'replace')
@@ -104,10 +149,15 @@ class HubClient:
 
     def __init__(self, settings: Settings, telemetry: Telemetry, registration: Callable[[], Dict],
                  on_command: Callable[[Union[Command, ProtocolError]], None],
-                 on_link: Callable[[bool], None], logger: Any) -> None:
+                 on_link: Callable[[bool], None], logger: Any,
+                 spool: Optional[Spool] = None) -> None:
         self.settings = settings
         self.stats = LinkStats(url=settings.ws_url)
-        self.outbox = Outbox(settings.max_queued_responses, settings.max_queued_logs)
+        self.outbox = Outbox(settings.max_queued_responses, settings.max_queued_logs,
+                             settings.max_queued_bytes)
+        self.spool = spool
+        if spool is not None:
+            self.outbox.on_drop = spool.remove
         self._telemetry = telemetry
         self._registration = registration
         self._on_command = on_command
@@ -115,6 +165,9 @@ class HubClient:
         self._log = logger
         self._backoff = Backoff(settings.reconnect_initial_delay, settings.reconnect_max_delay,
                                 settings.reconnect_reset_after)
+        self._tls = tls_context(settings)
+        self._headers = auth_headers(settings)
+        self._refusal_logged = ''
         self._ws: Any = None
         self._task: Optional[asyncio.Task] = None
         self._stopping = False
@@ -124,12 +177,16 @@ class HubClient:
 
     def send_response(self, frame: str) -> None:
         """Queue an encoded command_response; it waits for the link if it is down."""
-        self.outbox.put(RESPONSES, frame)
+        self._queue(RESPONSES, frame)
 
     def log_entry(self, level: str, message: str, **extra: Any) -> None:
         """Queue one log line for the hub (the newest `max_queued_logs` wait for the link)."""
         data = {'level': level, 'message': message, **extra}
-        self.outbox.put(LOGS, encode('log_entry', self.settings.agent_id, data))
+        self._queue(LOGS, encode('log_entry', self.settings.agent_id, data))
+
+    def _queue(self, queue: str, frame: str) -> None:
+        row = self.spool.add(queue, frame) if self.spool is not None else None
+        self.outbox.put(queue, frame, row)
 
     def set_telemetry(self, enabled: bool) -> None:
         """Pause or resume heartbeat and robot_status."""
@@ -149,7 +206,8 @@ class HubClient:
                 await self._register()
                 self._set_state('connecting')
                 async with websockets.connect(
-                        self.settings.ws_url,
+                        self.settings.ws_url, ssl=self._tls,
+                        **{_HEADERS_ARG: self._headers or None},
                         open_timeout=self.settings.open_timeout,
                         ping_interval=self.settings.ping_interval,
                         ping_timeout=self.settings.ping_timeout,
@@ -163,11 +221,10 @@ class HubClient:
                         self._record_close(ws)
             except asyncio.CancelledError:
                 raise
-            except RegistrationError as err:
-                penalty = err.status in (401, 403)
-                self.stats.last_error = str(err)
             except Exception as err:  # noqa: B902 - every failure means: wait, then redial
-                self.stats.last_error = f'{type(err).__name__}: {err}'
+                penalty = rejected_status(err) in (401, 403)
+                self.stats.last_error = str(err) if isinstance(err, RegistrationError) \
+                    else f'{type(err).__name__}: {err}'
             finally:
                 self._ws = None
                 self.stats.connected_since = None
@@ -175,9 +232,14 @@ class HubClient:
             if self._stopping:
                 break
             delay = self._backoff.penalize() if penalty else self._backoff.next_delay(lived)
-            self._set_state('waiting')
-            self._log.warning(f'hub link down ({self.stats.last_error}); retrying in '
-                              f'{delay:.1f} s (attempt {self.stats.attempts})')
+            self._set_state('refused' if penalty else 'waiting')
+            if not penalty:
+                self._log.warning(f'hub link down ({self.stats.last_error}); retrying in '
+                                  f'{delay:.1f} s (attempt {self.stats.attempts})')
+            elif self._refusal_logged != self.stats.last_error:  # once, not every retry
+                self._refusal_logged = self.stats.last_error
+                self._log.error(f'the hub refused this agent ({self.stats.last_error}); check '
+                                f'the token; retrying every {delay:.0f} s')
             await self._sleep(delay)
         self._set_state('stopped')
 
@@ -206,8 +268,9 @@ class HubClient:
 
     async def _register(self) -> None:
         body = await in_daemon_thread(self._registration_body)
-        await in_daemon_thread(
-            lambda: post_json(self.settings.register_url, body, self.settings.open_timeout))
+        await in_daemon_thread(lambda: post_json(
+            self.settings.register_url, body, self.settings.open_timeout, self._headers,
+            self._tls))
 
     def _registration_body(self) -> Dict[str, Any]:
         body = self._registration()
@@ -218,6 +281,7 @@ class HubClient:
 
     async def _serve(self, ws: Any) -> None:
         self._ws = ws
+        self._refusal_logged = ''
         self.stats.connects += 1
         self.stats.reconnects = self.stats.connects - 1
         self.stats.connected_since = time.time()
@@ -265,13 +329,15 @@ class HubClient:
 
     async def _send(self, ws: Any) -> None:
         while True:
-            frame, queue = await self.outbox.get()
+            frame, queue, row = await self.outbox.get()
             try:
                 await ws.send(frame)
             except BaseException:
                 if queue is not None:
-                    self.outbox.requeue(queue, frame)
+                    self.outbox.requeue(queue, frame, row)
                 raise
+            if row is not None:
+                self.spool.remove(row)
             self.stats.sent += 1
 
     @staticmethod
@@ -305,14 +371,25 @@ class HubClient:
             return None
 
     async def _measure_rtt(self) -> Optional[float]:
-        """Ping once and time the pong (keepalive pings alone come too rarely to report)."""
-        ws, started = self._ws, time.monotonic()
+        """
+        Ping once and return the latest round trip in ms.
+
+        Keepalive pings come too rarely to report. The heartbeat waits at most a second for
+        this pong: on a congested link it goes out with the previous measurement, and the
+        pong updates `stats.rtt_ms` whenever it comes.
+        """
+        started = time.monotonic()
+
+        def record(pong: 'asyncio.Future') -> None:
+            if not pong.cancelled() and pong.exception() is None:
+                self.stats.rtt_ms = round((time.monotonic() - started) * 1000, 2)
+
         try:
-            pong = await ws.ping()
-            await asyncio.wait_for(pong, self.settings.ping_timeout)
-        except (asyncio.TimeoutError, websockets.exceptions.WebSocketException):
-            return None  # keepalive decides whether the link is dead
-        self.stats.rtt_ms = round((time.monotonic() - started) * 1000, 2)
+            pong = await self._ws.ping()
+        except websockets.exceptions.WebSocketException:
+            return self.stats.rtt_ms  # keepalive decides whether the link is dead
+        pong.add_done_callback(record)
+        await asyncio.wait([pong], timeout=min(1.0, self.settings.ping_timeout))
         return self.stats.rtt_ms
 
     def _set_state(self, state: str) -> None:

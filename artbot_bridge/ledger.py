@@ -3,7 +3,9 @@ Exactly one command_response per command id, however often the hub delivers the 
 
 The hub resends commands after a reconnect. A command id seen before is never executed
 again: while it runs, the repeat is noted and answered when the result is there; once
-answered, the repeat gets the same frame again. The last `size` answers are remembered.
+answered, the repeat gets the same frame again. The last `size` answers are remembered,
+within `max_bytes`: past that, the oldest large answers are replaced by their stubs (a short
+answer saying it ran), so a big result never costs memory twice.
 """
 
 from collections import OrderedDict
@@ -13,10 +15,12 @@ from typing import Dict, Optional, Tuple
 class CommandLedger:
     """Command ids that are running (with repeats waiting) or were answered (with the frame)."""
 
-    def __init__(self, size: int = 2048) -> None:
+    def __init__(self, size: int = 2048, max_bytes: int = 4 * 2 ** 20) -> None:
         self._size = size
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._running: Dict[str, int] = {}
-        self._answered: 'OrderedDict[str, str]' = OrderedDict()
+        self._answered: 'OrderedDict[str, Tuple[str, Optional[str]]]' = OrderedDict()
         self.repeats = 0
 
     def __len__(self) -> int:
@@ -31,7 +35,7 @@ class CommandLedger:
         """Return (new, cached frame): new means run it; a cached frame means send it again."""
         if command_id in self._answered:
             self.repeats += 1
-            return False, self._answered[command_id]
+            return False, self._answered[command_id][0]
         if command_id in self._running:
             self.repeats += 1
             self._running[command_id] += 1
@@ -39,10 +43,24 @@ class CommandLedger:
         self._running[command_id] = 0
         return True, None
 
-    def finish(self, command_id: str, frame: str) -> int:
-        """Record the answer; return how many deliveries it answers (1 plus repeats)."""
+    def preload(self, answered: 'list[tuple[str, str]]') -> None:
+        """Remember answers kept on disk by an earlier run, oldest first."""
+        for command_id, frame in answered:
+            self._answered[command_id] = (frame, None)
+            self._bytes += len(frame)
+
+    def finish(self, command_id: str, frame: str, stub: Optional[str] = None) -> int:
+        """Record the answer (and the stub that may replace it); return deliveries answered."""
         waiting = self._running.pop(command_id, 0)
-        self._answered[command_id] = frame
+        self._answered[command_id] = (frame, stub)
+        self._bytes += len(frame)
         if len(self._answered) > self._size:
-            self._answered.popitem(last=False)
+            self._bytes -= len(self._answered.popitem(last=False)[1][0])
+        for key in list(self._answered):
+            if self._bytes <= self._max_bytes:
+                break
+            kept, spare = self._answered[key]
+            if spare is not None:
+                self._answered[key] = (spare, None)
+                self._bytes += len(spare) - len(kept)
         return 1 + waiting

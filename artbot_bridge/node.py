@@ -7,7 +7,7 @@ import json
 import platform
 import socket
 import time
-from typing import Any, Deque, Dict, Optional, Union
+from typing import Any, Deque, Dict, List, Optional, Tuple, Union
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import Log
@@ -26,7 +26,9 @@ from .parameters import declare_and_read
 from .protocol import Command, ProtocolError
 from .ratelimit import RateLimiter
 from .ros_codec import check_path, InterfaceTypeError, load_interface
+from .safety import SafetyStop
 from .settings import SettingsError
+from .spool import Spool
 from .status import StatusBoard
 
 # Latest value only: a subscription that keeps one message costs nothing at any rate.
@@ -35,6 +37,7 @@ LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 LOG_LEVELS = {'debug': Log.DEBUG, 'info': Log.INFO, 'warn': Log.WARN, 'error': Log.ERROR,
               'fatal': Log.FATAL}
 LEVEL_NAMES = {value: name for name, value in LOG_LEVELS.items()}
+MAX_LOG_CHARS = 2000  # a log line for the hub, not a file transfer
 
 
 class RobotTelemetry(Telemetry):
@@ -80,23 +83,48 @@ class BridgeNode(Node):
         self.dispatcher = Dispatcher(
             self.settings.agent_id, handlers, self._send_response, self.get_logger(),
             exclusive=[c.name for c in specs if not c.concurrent],
-            system=[c.name for c in specs if c.system])
+            system=[c.name for c in specs if c.system],
+            per_minute=self.settings.max_commands_per_minute,
+            max_running=self.settings.max_concurrent_commands,
+            max_bytes=self.settings.max_response_bytes)
         self.dispatcher.on_received = self._echo_command
+        self.spool, pending = self._open_spool()
         self.hub = HubClient(self.settings, RobotTelemetry(self.board), self._registration,
-                             self.dispatcher.on_command, self._on_link, self.get_logger())
+                             self.dispatcher.on_command, self._on_link, self.get_logger(),
+                             self.spool)
+        self.hub.outbox.preload(pending)
         self._connected_pub = self.create_publisher(Bool, '~/hub_connected', LATCHED)
         self._commands_pub = self.create_publisher(String, '~/commands', 10)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._connected: Optional[bool] = None
+        self.safety = SafetyStop(self, self.settings, self._report) \
+            if self.settings.safety_grace > 0 else None
         self._on_link(False)
         self.create_subscription(String, '~/events', self._on_event, 10)
         if self.settings.log_level != 'none':
             self._min_level = LOG_LEVELS[self.settings.log_level]
+            self._own_logger = self.get_logger().name
             self.create_subscription(Log, '/rosout', self._on_rosout, QoSProfile(depth=100))
         self.create_service(Trigger, '~/reconnect', self._srv_reconnect)
         self.create_service(Trigger, '~/get_status', self._srv_get_status)
         self.create_service(SetBool, '~/set_telemetry', self._srv_set_telemetry)
         self.create_timer(1.0, self._publish_diagnostics)
+
+    def _open_spool(self) -> Tuple[Optional[Spool], List[Tuple[int, str, str]]]:
+        """Open the outbox file; return it and the frames an earlier run left to deliver."""
+        settings = self.settings
+        if not settings.outbox_path:
+            return None, []
+        spool = Spool(settings.outbox_path, settings.max_queued_responses,
+                      settings.max_queued_logs)
+        pending, answered = spool.load()
+        if spool.failed:
+            self.get_logger().error(f'outbox file: {spool.failed}')
+        self.dispatcher.ledger.preload(answered)
+        self.dispatcher.on_answered = spool.remember
+        self.get_logger().info(f'outbox file {settings.outbox_path}: {len(pending)} frames '
+                               f'to deliver, {len(answered)} answered commands remembered')
+        return spool, pending
 
     def _source_type(self, name: str, source: Any) -> Any:
         """Load the source's message type and check its field paths, naming the parameter."""
@@ -136,6 +164,8 @@ class BridgeNode(Node):
             except Exception as err:  # noqa: B902 - shutdown goes on whatever happened
                 self.get_logger().warning(f'hub link did not close cleanly: {err}')
         self._loop.stop()
+        if self.spool is not None:
+            self.spool.close()
 
     # -- hub side (called on the loop thread) -----------------------------------------------
 
@@ -161,9 +191,11 @@ class BridgeNode(Node):
             text = item.model_dump_json()
         else:
             text = json.dumps({'command_id': item.command_id, 'error': item.reason})
-        self._commands_pub.publish(String(data=text))
+        self._commands_pub.publish(String(data=text))  # model_dump_json: depth is bounded
 
     def _on_link(self, connected: bool) -> None:
+        if self.safety is not None:
+            self.safety.link(connected)
         if connected != self._connected:
             self._connected = connected
             self._connected_pub.publish(Bool(data=connected))
@@ -200,6 +232,12 @@ class BridgeNode(Node):
         """Send a log line to the hub (rate-limited; any thread)."""
         if not self._log_limit.allow():
             return
+        self._report(level, message, **extra)
+
+    def _report(self, level: str, message: str, **extra: Any) -> None:
+        """Send a log line to the hub, never refused (the bridge's own reports; any thread)."""
+        if len(message) > MAX_LOG_CHARS:
+            message = f'{message[:MAX_LOG_CHARS]}... ({len(message)} characters)'
         entry = {'level': level, 'message': message, 'time': time.time(), **extra}
         self.recent_logs.append(entry)
         self._loop.call_soon(lambda: self.hub.log_entry(**entry))
@@ -208,7 +246,8 @@ class BridgeNode(Node):
         self._forward_log('info', msg.data, source='events')
 
     def _on_rosout(self, msg: Log) -> None:
-        if msg.level >= self._min_level:
+        # The bridge's own lines stay out: what the hub needs of them it gets directly.
+        if msg.level >= self._min_level and msg.name != self._own_logger:
             self._forward_log(LEVEL_NAMES.get(msg.level, str(msg.level)), msg.msg,
                               logger=msg.name, source='rosout')
 
@@ -239,6 +278,8 @@ class BridgeNode(Node):
             level=DiagnosticStatus.OK if connected else DiagnosticStatus.WARN,
             message=stats['state'] if connected or not stats['last_error']
             else f"{stats['state']}: {stats['last_error']}")
+        if self.safety is not None:
+            stats['safety_stops'] = self.safety.stops
         stats.update(commands_received=self.dispatcher.received,
                      command_repeats=self.dispatcher.ledger.repeats,
                      log_lines_refused=self._log_limit.refused)

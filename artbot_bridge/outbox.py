@@ -4,26 +4,32 @@ Delivery policy for outbound frames.
 Heartbeat and robot_status keep only their latest frame (an old one is worth nothing).
 Command responses wait in a bounded FIFO and go out first, in order; log lines wait in their
 own, smaller FIFO and go out last, so a flood of logs can never push out a command result.
-Past a bound the oldest frame is dropped and counted. The outbox belongs to the hub link's
-event loop: other threads reach it through `LoopThread.call_soon`.
+Past a queue's length bound its oldest frame is dropped and counted; past the byte budget of
+both queues together, the oldest log lines go first, then the oldest responses. The outbox
+belongs to the hub link's event loop: other threads reach it through `LoopThread.call_soon`.
 """
 
 import asyncio
 from collections import deque
-from typing import Deque, Dict, Optional, Tuple
+from typing import Callable, Deque, Dict, Iterable, Optional, Tuple
 
 RESPONSES, LOGS = 'responses', 'logs'
+Item = Tuple[str, Optional[int]]  # (frame, its row in the spool, if there is one)
 
 
 class Outbox:
     """Latest-value slots plus two bounded FIFOs, drained by one sender."""
 
-    def __init__(self, max_responses: int = 1000, max_logs: int = 200) -> None:
+    def __init__(self, max_responses: int = 1000, max_logs: int = 200,
+                 max_bytes: int = 8 * 2 ** 20) -> None:
         self._latest: Dict[str, str] = {}
-        self._queues: Dict[str, Deque[str]] = {RESPONSES: deque(), LOGS: deque()}
+        self._max_bytes = max_bytes
+        self.queued_bytes = 0
+        self._queues: Dict[str, Deque[Item]] = {RESPONSES: deque(), LOGS: deque()}
         self._bounds = {RESPONSES: max_responses, LOGS: max_logs}
         self._ready = asyncio.Event()
         self.dropped = {RESPONSES: 0, LOGS: 0}
+        self.on_drop: Callable[[int], None] = lambda row: None  # forget a spooled frame
 
     def __len__(self) -> int:
         return sum(len(queue) for queue in self._queues.values()) + len(self._latest)
@@ -33,39 +39,63 @@ class Outbox:
         self._latest[kind] = frame
         self._ready.set()
 
-    def put(self, queue: str, frame: str) -> None:
-        """Queue a frame on RESPONSES or LOGS; past the bound the oldest is dropped, counted."""
+    def put(self, queue: str, frame: str, row: Optional[int] = None) -> None:
+        """Queue a frame on RESPONSES or LOGS; past the bounds the oldest go, counted."""
+        if self._bounds[queue] == 0:
+            self.dropped[queue] += 1
+            if row is not None:
+                self.on_drop(row)
+            return
         frames = self._queues[queue]
         if len(frames) >= self._bounds[queue]:
-            if not frames:
-                self.dropped[queue] += 1
-                return
-            frames.popleft()
-            self.dropped[queue] += 1
-        frames.append(frame)
+            self._drop(queue)
+        frames.append((frame, row))
+        self.queued_bytes += len(frame)
+        for victim in (LOGS, RESPONSES):
+            while self.queued_bytes > self._max_bytes and len(self._queues[victim]) > (
+                    1 if victim == queue else 0):
+                self._drop(victim)
         self._ready.set()
 
-    def requeue(self, queue: str, frame: str) -> None:
+    def _drop(self, queue: str) -> None:
+        frame, row = self._queues[queue].popleft()
+        self.queued_bytes -= len(frame)
+        self.dropped[queue] += 1
+        if row is not None:
+            self.on_drop(row)
+
+    def requeue(self, queue: str, frame: str, row: Optional[int] = None) -> None:
         """Put back a queued frame whose send failed, at the front of its queue."""
-        self._queues[queue].appendleft(frame)
+        self._queues[queue].appendleft((frame, row))
+        self.queued_bytes += len(frame)
         self._ready.set()
+
+    def preload(self, items: Iterable[Tuple[int, str, str]]) -> None:
+        """Queue frames kept on disk by an earlier run: (row, queue, frame), oldest first."""
+        for row, queue, frame in items:
+            self.put(queue, frame, row)
 
     def clear_latest(self) -> None:
         """Forget latest-value frames (a new connection sends fresh ones)."""
         self._latest.clear()
 
-    def pop(self) -> Optional[Tuple[str, Optional[str]]]:
-        """Return (frame, its queue or None): responses, heartbeat, robot_status, then logs."""
+    def pop(self) -> Optional[Tuple[str, Optional[str], Optional[int]]]:
+        """Return (frame, queue or None, row): responses, heartbeat, robot_status, then logs."""
         if self._queues[RESPONSES]:
-            return self._queues[RESPONSES].popleft(), RESPONSES
+            return self._take(RESPONSES)
         for kind in ('heartbeat', 'robot_status'):
             if kind in self._latest:
-                return self._latest.pop(kind), None
+                return self._latest.pop(kind), None, None
         if self._queues[LOGS]:
-            return self._queues[LOGS].popleft(), LOGS
+            return self._take(LOGS)
         return None
 
-    async def get(self) -> Tuple[str, Optional[str]]:
+    def _take(self, queue: str) -> Tuple[str, str, Optional[int]]:
+        frame, row = self._queues[queue].popleft()
+        self.queued_bytes -= len(frame)
+        return frame, queue, row
+
+    async def get(self) -> Tuple[str, Optional[str], Optional[int]]:
         """Wait for and return the next frame."""
         while True:
             item = self.pop()

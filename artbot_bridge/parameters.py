@@ -9,7 +9,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from .settings import build_settings, CommandSettings, Settings, SettingsError
+from .settings import build_settings, CommandSettings, NOT_PARAMETERS, Settings, SettingsError
 from .settings import SourceSettings
 
 _TYPES = {
@@ -69,7 +69,7 @@ def _declare_rows(node: Node, names: List[str], model: Type[BaseModel]) -> List[
 
 def declare_and_read(node: Node, environ: Optional[Dict[str, str]] = None) -> Settings:
     """Declare every parameter and return validated Settings (raises SettingsError)."""
-    values = _declare_model(node, Settings, skip=('status_sources', 'commands'))
+    values = _declare_model(node, Settings, skip=NOT_PARAMETERS)
     source_names = _declare_names(
         node, 'status_sources', 'names of the status sources; each has <name>.topic, ...')
     command_names = _declare_names(

@@ -7,10 +7,14 @@ on anything else, so `encode` is the only way a frame is made.
 
 from datetime import datetime, timezone
 import json
+import re
 from typing import Any, Dict, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, TypeAdapter
+from pydantic import ValidationError
 
+MAX_DEPTH = 32  # nesting of command parameters; deeper is refused, not recursed into
+_LEADING_ID = re.compile(r'\s*\{\s*"command_id"\s*:\s*"((?:[^"\\]|\\.){1,200})"')
 OutboundType = Literal['heartbeat', 'robot_status', 'command_response', 'log_entry']
 
 
@@ -36,6 +40,26 @@ class Command(BaseModel):
     timestamp: Optional[str] = None
     status: Optional[str] = None
 
+    @field_validator('parameters')
+    @classmethod
+    def _shallow(cls, value: Dict[str, Any]) -> Dict[str, Any]:
+        if nesting(value) > MAX_DEPTH:
+            raise ValueError(f'nested deeper than {MAX_DEPTH} levels')
+        return value
+
+
+def nesting(value: Any) -> int:
+    """Return how deeply lists and dicts nest in `value` (iteratively: no recursion limit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
 
 _COMMAND = TypeAdapter(Command)
 
@@ -48,6 +72,11 @@ def parse_command(frame: Any) -> Command:
         payload = json.loads(frame)
     except ValueError as err:
         raise ProtocolError(f'not JSON: {err}') from None
+    except RecursionError:
+        # Too deep to parse, but a leading command_id can still be answered.
+        leading = _LEADING_ID.match(frame)
+        command_id = json.loads(f'"{leading.group(1)}"') if leading else None
+        raise ProtocolError('not JSON the bridge reads: nested too deeply', command_id) from None
     if not isinstance(payload, dict):
         raise ProtocolError(f'expected a JSON object, got {type(payload).__name__}')
     command_id = payload.get('command_id')

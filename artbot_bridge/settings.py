@@ -7,6 +7,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import SecretStr
 from pydantic import ValidationError
 
 # Environment variables the original agent read, and the setting each one overrides.
@@ -15,7 +16,10 @@ ENV_OVERRIDES = {
     'AGENT_ID': 'agent_id',
     'HEARTBEAT_INTERVAL': 'heartbeat_interval',
     'MONITOR_INTERVAL': 'monitor_interval',
+    'HUB_TOKEN': 'hub_token',
 }
+# Settings that are not ROS parameters: a secret must never be readable with `ros2 param`.
+NOT_PARAMETERS = ('hub_token', 'status_sources', 'commands')
 
 _AGENT_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')
 _FLAT_KEY = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
@@ -153,6 +157,15 @@ class Settings(BaseModel):
         description='largest inbound frame accepted, in bytes')
     env_file: str = Field(
         default='.env', description='file of KEY=value lines read like the environment')
+    tls_ca_file: str = Field(
+        default='', description='CA bundle that signs the hub certificate (empty: system CAs)')
+    tls_cert_file: str = Field(
+        default='', description='client certificate for mutual TLS (PEM)')
+    tls_key_file: str = Field(
+        default='', description='private key of tls_cert_file (empty: inside the cert file)')
+    hub_token_file: str = Field(
+        default='', description='file holding the bearer token (else the HUB_TOKEN variable)')
+    hub_token: SecretStr = Field(default=SecretStr(''), exclude=True)
     log_level: str = Field(
         default='warn', pattern='^(debug|info|warn|error|fatal|none)$',
         description='/rosout lines at or above this level go to the hub (none: off)')
@@ -166,6 +179,27 @@ class Settings(BaseModel):
         description='command responses kept while the link is down (oldest dropped, counted)')
     max_queued_logs: int = Field(
         default=200, ge=0, le=100_000, description='log lines kept while the link is down')
+    outbox_path: str = Field(
+        default='', description='SQLite file keeping queued responses, log lines and answered '
+                                'command ids across restarts (empty: memory only)')
+    max_queued_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024,
+        description='bytes of responses and log lines kept while the link is down')
+    max_commands_per_minute: int = Field(
+        default=600, ge=1, le=1_000_000,
+        description='commands accepted per minute; more are answered as refused')
+    max_concurrent_commands: int = Field(
+        default=32, ge=1, le=10_000, description='commands running at once, at most')
+    max_response_bytes: int = Field(
+        default=1024 * 1024, ge=1024, le=16 * 1024 * 1024,
+        description='largest command_response; a larger result is replaced by a note')
+    safety_grace: float = Field(
+        default=0.0, ge=0.0, le=3600.0,
+        description='seconds without a hub link before the safety stop fires (0: off)')
+    safety_stop_topic: str = Field(
+        default='', description='geometry_msgs/Twist topic that gets a zero Twist on link loss')
+    safety_stop_service: str = Field(
+        default='', description='std_srvs/Trigger service called on link loss')
     status_sources: Tuple[SourceSettings, ...] = ()
     commands: Tuple[CommandSettings, ...] = ()
 
@@ -190,6 +224,23 @@ class Settings(BaseModel):
             raise ValueError(
                 f'{value!r} is not a valid agent id (letters, digits, ".", "_", "-"; 1-64)')
         return value
+
+    @field_validator('tls_ca_file', 'tls_cert_file', 'tls_key_file', 'hub_token_file')
+    @classmethod
+    def _readable(cls, path: str) -> str:
+        if path and not os.access(path, os.R_OK):
+            raise ValueError(f'cannot read {path!r}')
+        return path
+
+    @model_validator(mode='after')
+    def _check_files(self) -> 'Settings':
+        if self.tls_key_file and not self.tls_cert_file:
+            raise ValueError('tls_key_file is set without tls_cert_file')
+        if self.hub_token_file and not self.hub_token.get_secret_value():
+            with open(self.hub_token_file, encoding='utf-8') as handle:
+                token = handle.read().strip()
+            object.__setattr__(self, 'hub_token', SecretStr(token))
+        return self
 
     @model_validator(mode='after')
     def _check_tables(self) -> 'Settings':
@@ -290,4 +341,6 @@ def describe_error(err: ValidationError, origins: Mapping[str, str],
     if not loc:
         return f'invalid settings: {message}'
     where = origins.get(loc[0], f'parameter {loc[0]!r}')
+    if loc[0] == 'hub_token':
+        got = ''  # never print a secret
     return f'invalid {where}: {message}{got}'

@@ -22,7 +22,7 @@ for distro in "${distros[@]}"; do
   rm -rf "$work/build/artbot_bridge/pytest.xml" "$work/build/artbot_bridge/test_results"
   (cd "$root" && "${colcon[@]}" --log-base "$work/log" test --base-paths . \
      --build-base "$work/build" --install-base "$work/install" \
-     --event-handlers console_direct+ --pytest-args -ra) || true
+     --event-handlers console_direct+ --pytest-args -ra -s) || true
   echo "== $distro: colcon test-result"
   if ! "${colcon[@]}" test-result --test-result-base "$work/build" --verbose; then
     echo "== $distro: FAILED"

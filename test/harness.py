@@ -56,16 +56,17 @@ def free_port() -> int:
 class HubHarness:
     """The local hub running in its own loop thread, restartable on the same port."""
 
-    def __init__(self, port: int = 0, ping_interval: float = 20.0) -> None:
+    def __init__(self, port: int = 0, ping_interval: float = 20.0, **options: Any) -> None:
         self.loop = LoopThread('devhub')
         self.loop.start()
-        self.hub = DevHub('127.0.0.1', port, ping_interval)
+        self.hub = DevHub('127.0.0.1', port, ping_interval, **options)
         self.running = False
 
     @property
     def url(self) -> str:
-        """Return the hub's http URL."""
-        return f'http://127.0.0.1:{self.hub.port}'
+        """Return the hub's http(s) URL."""
+        scheme = 'https' if self.hub.ssl_context else 'http'
+        return f'{scheme}://127.0.0.1:{self.hub.port}'
 
     def start(self) -> None:
         """Start listening."""
@@ -91,9 +92,14 @@ class HubHarness:
         self.loop.run(close_all(), timeout=5)
 
     def send_command(self, agent_id: str, command: Dict[str, Any]) -> None:
-        """Send a raw command dict to the agent's first socket."""
+        """Send a command dict to the agent's first socket."""
+        self.send_raw(agent_id, json.dumps(command))
+
+    def send_raw(self, agent_id: str, frame: Any) -> None:
+        """Send one text (str) or binary (bytes) frame to the agent's first socket."""
         async def send() -> None:
-            await self.hub.sockets[agent_id][0].send_str(json.dumps(command))
+            ws = self.hub.sockets[agent_id][0]
+            await (ws.send_bytes(frame) if isinstance(frame, bytes) else ws.send_str(frame))
         self.loop.run(send(), timeout=5)
 
     def restart_times(self, agent_id: str, times: int) -> List[Dict[str, Any]]:
@@ -170,12 +176,19 @@ class BridgeProcess:
 
 
 class FaultProxy:
-    """A TCP proxy on loopback that can turn into a black hole (accepts, forwards nothing)."""
+    """
+    A TCP proxy on loopback between the bridge and the hub, with two faults.
+
+    `blackhole`: bytes are read and dropped (a dead Wi-Fi link, nothing closed).
+    `stalled`: the bridge's side is not read at all, with a small receive buffer, so the
+    bridge's writes back up within a few megabytes (a hub that stopped reading).
+    """
 
     def __init__(self, loop: LoopThread, target_port: int) -> None:
         self.loop = loop
         self.target_port = target_port
         self.blackhole = False
+        self.stalled = False
         self.connections = 0
         self._server: Any = None
         self._writers: List[asyncio.StreamWriter] = []
@@ -194,14 +207,22 @@ class FaultProxy:
             return
         self.connections += 1
         self._writers += [client_w, upstream_w]
-        await asyncio.gather(self._pipe(client_r, upstream_w),
+        await asyncio.gather(self._pipe(client_r, upstream_w, client_w.get_extra_info('socket')),
                              self._pipe(upstream_r, client_w), return_exceptions=True)
         for writer in (client_w, upstream_w):
             writer.close()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    bridge_socket: Any = None) -> None:
+        """Copy one direction; the bridge's direction can stall with a shrunken buffer."""
+        sock = bridge_socket
         try:
             while True:
+                if sock is not None and self.stalled:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+                    while self.stalled:
+                        await asyncio.sleep(0.05)
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 2 ** 20)
                 data = await reader.read(65536)
                 if not data:
                     break

@@ -114,7 +114,8 @@ def setup():
     hub = HubHarness()
     hub.start()
     bridge = BridgeProcess({**FAST, 'hub_url': hub.url, 'agent_id': 'bot-cmd',
-                            'feedback_interval': 0.0, **command_table()})
+                            'feedback_interval': 0.0, 'max_commands_per_minute': 100000,
+                            'max_concurrent_commands': 2000, **command_table()})
     try:
         hub.wait_connected('bot-cmd', timeout=20)
         yield hub, bridge, targets

@@ -116,13 +116,30 @@ def test_outbox_order_bounds_and_requeue():
         for frame in ('r1', 'r2', 'r3', 'r4'):
             outbox.put(RESPONSES, frame)
         assert outbox.dropped == {RESPONSES: 1, LOGS: 1}
-        got = [await outbox.get() for _ in range(6)]
+        got = [(await outbox.get())[:2] for _ in range(6)]
         assert got == [('r2', RESPONSES), ('r3', RESPONSES), ('r4', RESPONSES),
                        ('h2', None), ('s1', None), ('l2', LOGS)]
-        outbox.requeue(RESPONSES, 'r3')
-        assert outbox.pop() == ('r3', RESPONSES) and outbox.pop() is None
+        outbox.requeue(RESPONSES, 'r3', 7)
+        assert outbox.pop() == ('r3', RESPONSES, 7) and outbox.pop() is None
         waiter = asyncio.ensure_future(outbox.get())
         await asyncio.sleep(0)
         outbox.put(RESPONSES, 'late')
-        assert await asyncio.wait_for(waiter, 1) == ('late', RESPONSES)
+        assert await asyncio.wait_for(waiter, 1) == ('late', RESPONSES, None)
     asyncio.run(scenario())
+
+
+def test_outbox_byte_budget_drops_logs_before_responses():
+    outbox = Outbox(max_responses=100, max_logs=100, max_bytes=10)
+    forgotten = []
+    outbox.on_drop = forgotten.append
+    outbox.put(RESPONSES, 'r1234', 1)
+    outbox.put(LOGS, 'l1234')
+    outbox.put(LOGS, 'l5678')  # over 10 bytes: the oldest log goes
+    assert outbox.dropped == {RESPONSES: 0, LOGS: 1} and outbox.queued_bytes == 10
+    outbox.put(RESPONSES, 'r5678')  # logs go first
+    assert outbox.dropped == {RESPONSES: 0, LOGS: 2}
+    outbox.put(RESPONSES, 'r9999')  # then the oldest responses
+    assert outbox.dropped == {RESPONSES: 1, LOGS: 2} and outbox.queued_bytes == 10
+    assert forgotten == [1]  # a spooled frame that was dropped is forgotten on disk too
+    assert outbox.pop()[0] == 'r5678' and outbox.pop()[0] == 'r9999'
+    assert outbox.queued_bytes == 0

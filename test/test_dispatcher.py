@@ -107,3 +107,44 @@ def test_rate_limiter(elapsed, allowed):
     now[0] += elapsed
     got += sum(limiter.allow() for _ in range(2))
     assert got == allowed and limiter.refused == 4 - allowed
+
+
+def test_limits_rate_concurrency_and_response_size():
+    sent = []
+
+    async def main():
+        gate = asyncio.Event()
+
+        async def hold(cmd):
+            await gate.wait()
+            return True, {'message': 'held'}
+
+        async def big(cmd):
+            return True, {'message': 'big', 'result': 'x' * 5000}
+
+        dispatcher = Dispatcher('bot', {'hold': hold, 'big': big}, sent.append,
+                                logging.getLogger('test'), per_minute=4, max_running=2,
+                                max_bytes=2048)
+        for i in range(3):
+            dispatcher.on_command(command('hold', f'h{i}'))
+        gate.set()
+        await asyncio.sleep(0.01)
+        dispatcher.on_command(command('big', 'b'))
+        dispatcher.on_command(command('big', 'over-rate'))
+        await dispatcher.drain(1.0)
+    asyncio.run(main())
+    answers = {a['command_id']: a for a in map(json.loads, sent)}
+    assert 'too many commands running (2)' in answers['h2']['data']['message']
+    assert answers['b']['data']['truncated'] is True
+    assert all(len(frame) <= 2048 for frame in sent)
+    assert 'rate limit' in answers['over-rate']['data']['message']
+    assert answers['h0']['success'] and answers['h1']['success']
+
+
+def test_ledger_keeps_its_memory_within_the_byte_budget():
+    ledger = CommandLedger(size=100, max_bytes=1000)
+    for i in range(5):
+        ledger.begin(f'big{i}')
+        ledger.finish(f'big{i}', 'x' * 600, stub=f'stub{i}')
+    assert ledger.begin('big0') == (False, 'stub0')  # never run again, answered briefly
+    assert ledger.begin('big4') == (False, 'x' * 600)  # the newest is kept whole

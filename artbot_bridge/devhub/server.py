@@ -9,6 +9,7 @@ Everything it sees is appended to `events` so tests can assert on order and conc
 
 import asyncio
 import json
+import ssl
 import time
 from typing import Any, Dict, List, Optional, Set
 import uuid
@@ -22,9 +23,13 @@ class DevHub:
     """The local hub: HTTP API, agent sockets and dashboard sockets on one port."""
 
     def __init__(self, host: str = '127.0.0.1', port: int = 8000,
-                 ping_interval: float = 20.0, verbose: bool = False) -> None:
+                 ping_interval: float = 20.0, verbose: bool = False,
+                 ssl_context: Optional[ssl.SSLContext] = None,
+                 token: Optional[str] = None) -> None:
         self.host = host
         self.verbose = verbose
+        self.ssl_context = ssl_context
+        self.token = token  # when set, agents must send `Authorization: Bearer <token>`
         self.port = port
         self.ping_interval = ping_interval
         self.events: List[Dict[str, Any]] = []
@@ -50,7 +55,8 @@ class DevHub:
         app.on_shutdown.append(self._close_sockets)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True,
+                           ssl_context=self.ssl_context)
         await site.start()
         self.port = self._runner.addresses[0][1]
         self._event('hub_started', port=self.port)
@@ -93,7 +99,18 @@ class DevHub:
 
     # -- HTTP -------------------------------------------------------------------------------
 
+    def _refused(self, request: web.Request) -> Optional[web.Response]:
+        """Return a 401 answer when a token is required and not given."""
+        if self.token is None or request.headers.get('Authorization') == f'Bearer {self.token}':
+            return None
+        self._event('refused', path=request.path,
+                    has_header='Authorization' in request.headers)
+        return web.json_response({'detail': 'not authenticated'}, status=401)
+
     async def _register(self, request: web.Request) -> web.Response:
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
         try:
             body = await request.json()
         except ValueError:
@@ -157,8 +174,11 @@ class DevHub:
 
     # -- sockets ----------------------------------------------------------------------------
 
-    async def _agent_socket(self, request: web.Request) -> web.WebSocketResponse:
+    async def _agent_socket(self, request: web.Request) -> web.StreamResponse:
         agent_id = request.match_info['agent_id']
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
         ws = web.WebSocketResponse(heartbeat=self.ping_interval, max_msg_size=MAX_FRAME)
         await ws.prepare(request)
         group = self.sockets.setdefault(agent_id, [])
@@ -251,11 +271,11 @@ def summarize(kind: str, fields: Dict[str, Any]) -> str:
     return f'hub: {kind}'
 
 
-async def serve(host: str, port: int, ping_interval: float, verbose: bool = False) -> None:
+async def serve(hub: DevHub) -> None:
     """Run a DevHub until cancelled."""
-    hub = DevHub(host, port, ping_interval, verbose)
     await hub.start()
-    print(f'artbot local hub listening on http://{host}:{hub.port}', flush=True)
+    scheme = 'https' if hub.ssl_context else 'http'
+    print(f'artbot local hub listening on {scheme}://{hub.host}:{hub.port}', flush=True)
     try:
         await asyncio.Event().wait()
     finally:

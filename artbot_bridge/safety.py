@@ -1,0 +1,70 @@
+"""
+Link-loss safety: when the hub link has been down for a grace period, stop the robot.
+
+Optional and off by default (`safety_grace: 0`). Once per outage it publishes a zero
+`geometry_msgs/Twist` on `safety_stop_topic` and/or calls the `std_srvs/Trigger` service
+`safety_stop_service`, then reports what it did: a warning in the log, a counter in
+diagnostics, and a `log_entry` the hub receives once the link is back.
+"""
+
+import time
+from typing import Any, Callable, Optional
+
+from geometry_msgs.msg import Twist
+from rclpy.node import Node
+from std_srvs.srv import Trigger
+
+from .settings import Settings
+
+
+class SafetyStop:
+    """Watch the link state from a ROS timer and fire once per outage."""
+
+    def __init__(self, node: Node, settings: Settings,
+                 report: Callable[..., None]) -> None:
+        self._node = node
+        self._grace = settings.safety_grace
+        self._report = report
+        self._down_since: Optional[float] = time.monotonic()  # no link yet at start-up
+        self._fired = False
+        self.stops = 0
+        self._publisher = node.create_publisher(Twist, settings.safety_stop_topic, 10) \
+            if settings.safety_stop_topic else None
+        self._client = node.create_client(Trigger, settings.safety_stop_service) \
+            if settings.safety_stop_service else None
+        self._service = settings.safety_stop_service
+        node.create_timer(min(0.1, self._grace / 4), self._check)
+
+    def link(self, connected: bool) -> None:
+        """Note a link change (any thread: two attribute writes)."""
+        if connected:
+            self._down_since, self._fired = None, False
+        elif self._down_since is None:
+            self._down_since = time.monotonic()
+
+    def _check(self) -> None:
+        since = self._down_since
+        if self._fired or since is None or time.monotonic() - since < self._grace:
+            return
+        self._fired = True
+        self.stops += 1
+        done = []
+        if self._publisher is not None:
+            self._publisher.publish(Twist())
+            done.append(f'zero Twist on {self._publisher.topic_name}')
+        if self._client is not None:
+            if self._client.service_is_ready():
+                self._client.call_async(Trigger.Request()).add_done_callback(self._answered)
+                done.append(f'called {self._service}')
+            else:
+                done.append(f'{self._service} not available')
+        message = (f'safety stop: no hub link for {self._grace:g} s; '
+                   f'{", ".join(done) or "nothing configured"}')
+        self._node.get_logger().warning(message)
+        self._report('warn', message, source='safety')
+
+    def _answered(self, future: Any) -> None:
+        response = future.result()
+        if response is not None:
+            self._report('info', f'safety stop service answered: success={response.success} '
+                                 f'{response.message}', source='safety')

@@ -1,0 +1,194 @@
+"""
+Durable copy of the outbox's queued frames and of the answered command ids.
+
+With a spool configured, each command response and log line the outbox queues is also written
+to an SQLite file and deleted once sent, and so is the memory of the command ids already
+answered: after a crash the bridge loads both back, sends what was pending, and answers a
+command the hub resends from memory instead of executing it again. Callers (the hub link's
+event loop) never wait for the disk: writes go through a queue to one writer thread, which
+applies whatever is waiting, in order, in one transaction (a burst costs one fsync) and then
+trims each table to its bound. The spool never raises from a write: the last failure is kept in
+`failed` and the in-memory outbox carries on without it.
+"""
+
+import itertools
+import os
+import queue
+import sqlite3
+import threading
+import time
+
+from .outbox import LOGS, RESPONSES
+
+_SCHEMA = (
+    'CREATE TABLE IF NOT EXISTS frames('
+    'id INTEGER PRIMARY KEY, queue TEXT NOT NULL, frame TEXT NOT NULL)',
+    'CREATE TABLE IF NOT EXISTS answered('
+    'command_id TEXT PRIMARY KEY, frame TEXT NOT NULL, seq INTEGER NOT NULL)',
+)
+# Keep the newest `bound` rows: delete up to the (bound + 1)-th newest (none if fewer rows).
+_TRIM_FRAMES = ('DELETE FROM frames WHERE queue = ? AND id <= '
+                '(SELECT id FROM frames WHERE queue = ? ORDER BY id DESC LIMIT 1 OFFSET ?)')
+_TRIM_ANSWERED = ('DELETE FROM answered WHERE seq <= '
+                  '(SELECT seq FROM answered ORDER BY seq DESC LIMIT 1 OFFSET ?)')
+_STOP = object()
+
+
+class Spool:
+    """SQLite-backed copy of the outbox's queued frames and of the answered command ids."""
+
+    def __init__(self, path: str, max_responses: int = 1000, max_logs: int = 200,
+                 max_answered: int = 2048) -> None:
+        self.path = path
+        self._bounds = {RESPONSES: max_responses, LOGS: max_logs}
+        self._max_answered = max_answered
+        self._ops: 'queue.Queue[object]' = queue.Queue()
+        self._lock = threading.Lock()
+        self._ids, self._seqs = itertools.count(1), itertools.count(1)
+        self._loaded = self._closed = False
+        self._writer: threading.Thread | None = None
+        self._failed: str | None = None
+
+    @property
+    def failed(self) -> str | None:
+        """Return the text of the last failure, or None."""
+        return self._failed
+
+    def load(self) -> tuple[list[tuple[int, str, str]], list[tuple[str, str]]]:
+        """
+        Return (pending frames as (row id, queue, frame), answered as (command id, frame)).
+
+        Both lists are oldest first. A file that is not a database is renamed aside to
+        `<path>.corrupt-<unix time>` and the spool starts empty; a file that cannot be opened
+        gives empty lists. Either way the reason is kept in `failed`.
+        """
+        self._loaded = True
+        try:
+            try:
+                return self._read()
+            except sqlite3.OperationalError:
+                raise
+            except sqlite3.DatabaseError as exc:
+                aside = f'{self.path}.corrupt-{int(time.time())}'
+                for suffix in ('-wal', '-shm', ''):
+                    if os.path.exists(self.path + suffix):
+                        os.replace(self.path + suffix, aside + suffix)
+                self._failed = f'{self.path}: {exc}; moved to {aside}'
+                return self._read()
+        except (sqlite3.Error, OSError) as exc:
+            self._failed = f'{self.path}: {type(exc).__name__}: {exc}'
+            return [], []
+
+    def add(self, queue: str, frame: str) -> int:
+        """Schedule the insert of a queued frame; return its row id."""
+        if not self._loaded:
+            self.load()
+        row_id = next(self._ids)
+        self._submit(('INSERT INTO frames(id, queue, frame) VALUES (?, ?, ?)',
+                      (row_id, queue, frame)))
+        return row_id
+
+    def remove(self, row_id: int) -> None:
+        """Schedule the delete of a frame that was sent."""
+        self._submit(('DELETE FROM frames WHERE id = ?', (row_id,)))
+
+    def remember(self, command_id: str, frame: str) -> None:
+        """Schedule the upsert of an answered command id and its response frame."""
+        if not self._loaded:
+            self.load()
+        self._submit(('INSERT OR REPLACE INTO answered(command_id, frame, seq) VALUES (?, ?, ?)',
+                      (command_id, frame, next(self._seqs))))
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every scheduled write is committed (or failed); True if done in time."""
+        writer = self._writer
+        if writer is None or not writer.is_alive():
+            return True
+        done = threading.Event()
+        self._ops.put(done)
+        return done.wait(timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Commit what is scheduled, stop the writer and close the database; idempotent."""
+        with self._lock:
+            writer, self._closed = self._writer, True
+        if writer is not None and writer.is_alive():
+            self._ops.put(_STOP)
+            writer.join(timeout)
+
+    def _read(self) -> tuple[list[tuple[int, str, str]], list[tuple[str, str]]]:
+        conn = self._connect()
+        try:
+            pending = conn.execute('SELECT id, queue, frame FROM frames ORDER BY id').fetchall()
+            answered = conn.execute(
+                'SELECT command_id, frame, seq FROM answered ORDER BY seq').fetchall()
+        finally:
+            conn.close()
+        self._ids = itertools.count(max([row[0] for row in pending], default=0) + 1)
+        self._seqs = itertools.count((answered[-1][2] if answered else 0) + 1)
+        return pending, [(command_id, frame) for command_id, frame, _ in answered]
+
+    def _connect(self) -> sqlite3.Connection:
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
+        try:
+            conn.execute('PRAGMA journal_mode=WAL')
+            conn.execute('PRAGMA synchronous=FULL')
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            if conn.execute('PRAGMA user_version').fetchone()[0] == 0:
+                conn.execute('PRAGMA user_version=1')
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _submit(self, op: tuple) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._run, name='artbot-spool',
+                                                daemon=True)
+                self._writer.start()
+            self._ops.put(op)
+
+    def _run(self) -> None:
+        conn = None
+        while True:
+            batch = [self._ops.get()]
+            while True:
+                try:
+                    batch.append(self._ops.get_nowait())
+                except queue.Empty:
+                    break
+            writes = [op for op in batch if isinstance(op, tuple)]
+            if writes:
+                conn = self._commit(conn, writes)
+            for op in batch:
+                if isinstance(op, threading.Event):
+                    op.set()
+            if _STOP in batch:
+                break
+        if conn is not None:
+            conn.close()
+
+    def _commit(self, conn: sqlite3.Connection | None,
+                writes: list[tuple]) -> sqlite3.Connection | None:
+        """Apply one batch in one transaction; on failure keep the reason and drop the batch."""
+        try:
+            if conn is None:
+                conn = self._connect()
+            conn.execute('BEGIN IMMEDIATE')
+            for statement, args in writes:
+                conn.execute(statement, args)
+            for name, bound in self._bounds.items():
+                conn.execute(_TRIM_FRAMES, (name, name, bound))
+            conn.execute(_TRIM_ANSWERED, (self._max_answered,))
+            conn.execute('COMMIT')
+            return conn
+        except (sqlite3.Error, OSError) as exc:
+            self._failed = f'{self.path}: {type(exc).__name__}: {exc}'
+            if conn is not None:
+                conn.close()  # closing rolls back the open transaction
+            return None

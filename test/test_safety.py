@@ -1,0 +1,39 @@
+"""Link-loss safety stop: once per outage, after the grace period, and reported."""
+
+import time
+
+from harness import wait_for
+
+
+def test_safety_stop_fires_once_per_outage_and_is_reported(hub, start_bridge, ros):
+    from geometry_msgs.msg import Twist
+    from std_srvs.srv import Trigger
+    calls = []
+
+    def stop(request, response):
+        calls.append(time.monotonic())
+        response.success, response.message = True, 'workspace stopped'
+        return response
+    ros.node.create_service(Trigger, '/safety_test/stop_workspace', stop)
+    twists = ros.collect(Twist, '/safety_test/cmd_vel')
+    start_bridge({'hub_url': hub.url, 'agent_id': 'bot-safe', 'safety_grace': 1.0,
+                  'safety_stop_topic': '/safety_test/cmd_vel',
+                  'safety_stop_service': '/safety_test/stop_workspace'})
+    hub.wait_connected('bot-safe')
+    for outage in (1, 2):
+        hub.stop()
+        cut = time.monotonic()
+        wait_for(lambda: len(calls) == outage and len(twists) == outage, 10,
+                 f'safety stop #{outage}', lambda: (calls, twists))
+        assert calls[-1] - cut >= 1.0  # not before the grace period
+        twist = twists[-1]
+        assert (twist.linear.x, twist.linear.y, twist.angular.z) == (0.0, 0.0, 0.0)
+        time.sleep(1.5)  # the outage goes on: nothing fires again
+        assert len(calls) == outage and len(twists) == outage
+        hub.start()
+        hub.wait_connected('bot-safe', count=outage + 1)
+    def reports():
+        return [m['data']['message'] for m in hub.messages('bot-safe', 'log_entry')
+                if 'no hub link' in m['data']['message']]
+    wait_for(lambda: len(reports()) == 2, 10, 'both reports delivered after the reconnects',
+             reports)

@@ -1,0 +1,174 @@
+"""Pure tests of the SQLite spool: round trip, order, bounds, failures, a SIGKILL."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+from artbot_bridge.spool import Spool
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHILD = """
+import sys
+from artbot_bridge.spool import Spool
+spool = Spool(sys.argv[1])
+spool.load()
+for i in range(100):
+    spool.add('logs' if i % 3 == 0 else 'responses', f'frame-{i}')
+print('ready' if spool.flush() else 'late', flush=True)
+sys.stdin.read()
+"""
+
+
+def opened(path, **bounds):
+    spool = Spool(str(path), **bounds)
+    return spool, spool.load()
+
+
+def reloaded(path, **bounds):
+    spool, loaded = opened(path, **bounds)
+    spool.close()
+    assert spool.failed is None
+    return loaded
+
+
+def test_round_trip_across_close_and_reopen(tmp_path):
+    path = tmp_path / 'missing' / 'dir' / 'spool.db'
+    spool, loaded = opened(path)
+    assert loaded == ([], [])
+    ids = [spool.add('responses', f'r{i}') for i in range(3)] + [spool.add('logs', 'l0')]
+    spool.remove(ids[1])
+    spool.remember('cmd-1', 'answer-1')
+    spool.close()
+    spool, (pending, answered) = opened(path)
+    assert pending == [(ids[0], 'responses', 'r0'), (ids[2], 'responses', 'r2'),
+                       (ids[3], 'logs', 'l0')]
+    assert answered == [('cmd-1', 'answer-1')]
+    assert spool.add('logs', 'l1') > ids[3]
+    spool.remove(ids[0])
+    spool.close()
+    assert [row[2] for row in reloaded(path)[0]] == ['r2', 'l0', 'l1']
+
+
+def test_order_is_insertion_order_across_queues(tmp_path):
+    spool, _ = opened(tmp_path / 'spool.db')
+    ids = [spool.add('logs' if i % 2 else 'responses', f'f{i}') for i in range(50)]
+    assert ids == sorted(ids) and len(set(ids)) == 50
+    for row_id in ids[::5]:
+        spool.remove(row_id)
+    spool.close()
+    expected = [f'f{i}' for i in range(50) if i % 5]
+    assert [row[2] for row in reloaded(tmp_path / 'spool.db')[0]] == expected
+
+
+def test_bounds_per_queue_keep_the_newest(tmp_path):
+    path = tmp_path / 'spool.db'
+    spool, _ = opened(path, max_responses=3, max_logs=2)
+    for i in range(6):
+        spool.add('responses', f'r{i}')
+        spool.add('logs', f'l{i}')
+    spool.close()
+    pending = reloaded(path, max_responses=3, max_logs=2)[0]
+    assert [(row[1], row[2]) for row in pending] == [
+        ('responses', 'r3'), ('responses', 'r4'), ('logs', 'l4'), ('responses', 'r5'),
+        ('logs', 'l5')]
+
+
+def test_answered_bounded_newest_kept_and_upserted(tmp_path):
+    path = tmp_path / 'spool.db'
+    spool, _ = opened(path, max_answered=3)
+    for name in 'abcde':
+        spool.remember(name, f'{name}1')
+    assert spool.flush()
+    spool.remember('c', 'c2')
+    spool.close()
+    assert reloaded(path)[1] == [('d', 'd1'), ('e', 'e1'), ('c', 'c2')]
+    spool, _ = opened(path, max_answered=3)
+    spool.remember('f', 'f1')
+    spool.close()
+    assert reloaded(path)[1] == [('e', 'e1'), ('c', 'c2'), ('f', 'f1')]
+
+
+def test_flush_and_close(tmp_path):
+    spool, _ = opened(tmp_path / 'spool.db')
+    assert spool.flush()
+    spool.add('responses', 'r0')
+    assert spool.flush()
+    writers = [t for t in threading.enumerate() if t.name == 'artbot-spool']
+    assert writers and all(t.daemon for t in writers)
+    spool.close()
+    spool.close()
+    assert spool.flush() and not any(t.is_alive() for t in writers)
+    spool.add('responses', 'after close is ignored')
+    assert spool.failed is None
+
+
+def test_corrupt_file_is_set_aside(tmp_path):
+    path = tmp_path / 'spool.db'
+    path.write_bytes(b'this is not an SQLite database\n' * 200)
+    spool, loaded = opened(path)
+    assert loaded == ([], []) and 'not a database' in spool.failed
+    aside = list(tmp_path.glob('spool.db.corrupt-*'))
+    assert len(aside) == 1 and aside[0].read_bytes().startswith(b'this is not')
+    spool.add('responses', 'fresh')
+    spool.close()
+    assert [row[2] for row in reloaded(path)[0]] == ['fresh']
+
+
+def test_parent_is_a_file(tmp_path):
+    (tmp_path / 'file').write_text('x')
+    spool, loaded = opened(tmp_path / 'file' / 'spool.db')
+    assert loaded == ([], []) and spool.failed
+    assert isinstance(spool.add('responses', 'r0'), int)
+    spool.remember('cmd', 'answer')
+    assert spool.flush()
+    spool.close()
+    assert spool.failed
+
+
+def test_writer_failure_is_recorded_and_the_writer_recovers(tmp_path):
+    directory = tmp_path / 'dir'
+    spool, _ = opened(directory / 'spool.db')
+    os.remove(directory / 'spool.db')
+    directory.rmdir()
+    directory.write_text('now a file')
+    spool.add('responses', 'lost')
+    assert spool.flush() and spool.failed
+    directory.unlink()
+    spool.add('responses', 'kept')
+    spool.close()
+    assert [row[2] for row in reloaded(directory / 'spool.db')[0]] == ['kept']
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason='root ignores directory permissions')
+def test_read_only_directory(tmp_path):
+    directory = tmp_path / 'ro'
+    directory.mkdir()
+    directory.chmod(0o500)
+    try:
+        spool, loaded = opened(directory / 'spool.db')
+        assert loaded == ([], []) and spool.failed
+        spool.add('logs', 'l0')
+        assert spool.flush()
+        spool.close()
+        assert spool.failed
+    finally:
+        directory.chmod(0o700)
+
+
+def test_frames_survive_sigkill(tmp_path):
+    path = tmp_path / 'spool.db'
+    env = {**os.environ, 'PYTHONPATH': ROOT}
+    with subprocess.Popen([sys.executable, '-c', CHILD, str(path)], env=env, text=True,
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE) as child:
+        try:
+            assert child.stdout.readline().strip() == 'ready'
+            child.send_signal(signal.SIGKILL)
+            assert child.wait(10) == -signal.SIGKILL
+        finally:
+            child.kill()
+    pending = reloaded(path)[0]
+    assert [row[2] for row in pending] == [f'frame-{i}' for i in range(100)]
+    assert [row[1] for row in pending[:4]] == ['logs', 'responses', 'responses', 'logs']
