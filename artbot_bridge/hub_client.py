@@ -201,10 +201,10 @@ class HubClient:
             lived = 0.0
             penalty = False
             try:
-                self._set_state('registering')
+                self.stats.state = 'registering'
                 self.stats.attempts += 1
                 await self._register()
-                self._set_state('connecting')
+                self.stats.state = 'connecting'
                 async with websockets.connect(
                         self.settings.ws_url, ssl=self._tls,
                         **{_HEADERS_ARG: self._headers or None},
@@ -232,7 +232,7 @@ class HubClient:
             if self._stopping:
                 break
             delay = self._backoff.penalize() if penalty else self._backoff.next_delay(lived)
-            self._set_state('refused' if penalty else 'waiting')
+            self.stats.state = 'refused' if penalty else 'waiting'
             if not penalty:
                 self._log.warning(f'hub link down ({self.stats.last_error}); retrying in '
                                   f'{delay:.1f} s (attempt {self.stats.attempts})')
@@ -241,7 +241,7 @@ class HubClient:
                 self._log.error(f'the hub refused this agent ({self.stats.last_error}); check '
                                 f'the token; retrying every {delay:.0f} s')
             await self._sleep(delay)
-        self._set_state('stopped')
+        self.stats.state = 'stopped'
 
     async def stop(self) -> None:
         """Close the socket cleanly (1001 going away) and end run(); safe to call twice."""
@@ -285,7 +285,7 @@ class HubClient:
         self.stats.connects += 1
         self.stats.reconnects = self.stats.connects - 1
         self.stats.connected_since = time.time()
-        self._set_state('connected')
+        self.stats.state = 'connected'
         self._on_link(True)
         self._log.info(f'connected to {self.settings.ws_url}')
         self.outbox.clear_latest()
@@ -391,9 +391,6 @@ class HubClient:
         pong.add_done_callback(record)
         await asyncio.wait([pong], timeout=min(1.0, self.settings.ping_timeout))
         return self.stats.rtt_ms
-
-    def _set_state(self, state: str) -> None:
-        self.stats.state = state
 
     def snapshot(self) -> Dict[str, Any]:
         """Return the link's state and counters (callable from any thread)."""

@@ -32,6 +32,7 @@ def test_safety_stop_fires_once_per_outage_and_is_reported(hub, start_bridge, ro
         assert len(calls) == outage and len(twists) == outage
         hub.start()
         hub.wait_connected('bot-safe', count=outage + 1)
+
     def reports():
         return [m['data']['message'] for m in hub.messages('bot-safe', 'log_entry')
                 if 'no hub link' in m['data']['message']]
