@@ -180,8 +180,8 @@ class FaultProxy:
     A TCP proxy on loopback between the bridge and the hub, with two faults.
 
     `blackhole`: bytes are read and dropped (a dead Wi-Fi link, nothing closed).
-    `stalled`: the bridge's side is not read at all, with a small receive buffer, so the
-    bridge's writes back up within a few megabytes (a hub that stopped reading).
+    `stalled`: the bridge's side is not read at all (a hub that stopped reading); once the
+    socket buffers are full, the bridge's writes back up.
     """
 
     def __init__(self, loop: LoopThread, target_port: int) -> None:
@@ -207,22 +207,18 @@ class FaultProxy:
             return
         self.connections += 1
         self._writers += [client_w, upstream_w]
-        await asyncio.gather(self._pipe(client_r, upstream_w, client_w.get_extra_info('socket')),
+        await asyncio.gather(self._pipe(client_r, upstream_w, from_bridge=True),
                              self._pipe(upstream_r, client_w), return_exceptions=True)
         for writer in (client_w, upstream_w):
             writer.close()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    bridge_socket: Any = None) -> None:
-        """Copy one direction; the bridge's direction can stall with a shrunken buffer."""
-        sock = bridge_socket
+                    from_bridge: bool = False) -> None:
+        """Copy one direction; the bridge's direction can stall."""
         try:
             while True:
-                if sock is not None and self.stalled:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
-                    while self.stalled:
-                        await asyncio.sleep(0.05)
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 2 ** 20)
+                while from_bridge and self.stalled:
+                    await asyncio.sleep(0.05)
                 data = await reader.read(65536)
                 if not data:
                     break

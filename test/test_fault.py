@@ -152,8 +152,8 @@ def test_stalled_hub_keeps_memory_bounded_and_recovers(hub, start_bridge, ros):
     try:
         bridge = start_bridge({
             'hub_url': f'http://127.0.0.1:{proxy.port}', 'agent_id': 'bot-stall',
-            'heartbeat_interval': 0.2, 'monitor_interval': 0.2, 'ping_interval': 60.0,
-            'ping_timeout': 60.0, 'log_level': 'none', 'log_rate': 1000.0,
+            'heartbeat_interval': 0.2, 'monitor_interval': 0.2, 'ping_interval': 3.0,
+            'ping_timeout': 6.0, 'log_level': 'none', 'log_rate': 1000.0,
             'max_queued_responses': 50, 'max_queued_logs': 20, 'max_queued_bytes': 2 ** 21,
             'max_commands_per_minute': 100000})
         hub.wait_connected('bot-stall')
@@ -173,6 +173,7 @@ def test_stalled_hub_keeps_memory_bounded_and_recovers(hub, start_bridge, ros):
             sent += 1
             peak = max(peak, rss_mb(bridge))
             time.sleep(0.02)
+        # Recovery: the same connection drains, or keepalive drops it and the bridge redials.
         proxy.stalled = False
         beats = len(hub.messages('bot-stall', 'heartbeat'))
         wait_for(lambda: len(hub.messages('bot-stall', 'heartbeat')) > beats + 2, 30,
