@@ -1,5 +1,5 @@
 # The two commands of a fresh machine: `make demo` and `make test`. Each sets up what it needs.
-.PHONY: demo test test-kilted test-jazzy setup clean
+.PHONY: demo test test-kilted test-jazzy bench setup clean
 
 demo:
 	bash scripts/demo.sh
@@ -12,6 +12,10 @@ test-kilted:
 
 test-jazzy:
 	bash scripts/test.sh jazzy
+
+bench:
+	bash scripts/setup.sh kilted
+	.venv/kilted/bin/python bench/run.py
 
 setup:
 	bash scripts/setup.sh kilted
