@@ -54,12 +54,14 @@ MEANINGS: Dict[str, Tuple[Tuple[str, ...], Callable[[Any], Dict[str, Any]]]] = {
 class SourceSlot:
     """The latest message of one status source and when it arrived."""
 
-    __slots__ = ('settings', 'type', 'stale_limit', 'msg', 'stamp', 'count', '_clock')
+    __slots__ = ('settings', 'type', 'meaning', 'stale_limit', 'msg', 'stamp', 'count',
+                 '_clock')
 
     def __init__(self, settings: SourceSettings, stale_limit: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.type = normalize_type(settings.type)
+        self.meaning = MEANINGS.get(self.type, ((), None))  # (flat keys, reader), once per type
         self.stale_limit = stale_limit
         self.msg: Any = None
         self.stamp = 0.0
@@ -105,7 +107,7 @@ class StatusBoard:
         for name, slot in self.slots.items():
             msg, age = slot.fresh_message()
             cfg = slot.settings
-            keys, reader = MEANINGS.get(slot.type, ((), None))
+            keys, reader = slot.meaning
             meaning = reader(msg) if reader and msg is not None else {}
             for key in keys:
                 flat[key] = meaning.get(key)

@@ -16,7 +16,7 @@ def command(action, command_id, kind='robot_command', **parameters):
                                      'parameters': parameters}))
 
 
-def run(scenario):
+def run(scenario, **limits):
     sent = []
 
     async def main():
@@ -35,10 +35,13 @@ def run(scenario):
         async def quick(cmd):
             return True, {'message': 'ok'}
 
-        dispatcher = Dispatcher('bot', {'slow': slow, 'boom': boom, 'refuse': refuse,
-                                        'quick': quick, 'reboot': quick},
-                                sent.append, logging.getLogger('test'),
-                                exclusive=['slow'], system=['reboot'])
+        async def big(cmd):
+            return True, {'message': 'big', 'result': 'x' * 5000}
+
+        handlers = {'slow': slow, 'hold': slow, 'boom': boom, 'refuse': refuse,
+                    'quick': quick, 'reboot': quick, 'big': big}
+        dispatcher = Dispatcher('bot', handlers, sent.append, logging.getLogger('test'),
+                                exclusive=['slow'], system=['reboot'], **limits)
         await scenario(dispatcher, gate)
         await dispatcher.drain(1.0)
     asyncio.run(main())
@@ -70,7 +73,8 @@ def test_every_failure_becomes_one_answer():
     answers = {a['command_id']: a for a in run(scenario)}
     assert 'RuntimeError: target crashed' in answers['b1']['data']['message']
     assert answers['b2']['data'] == {'message': 'no battery', 'field': 'battery'}
-    assert 'allowed: boom, quick, reboot, refuse, slow' in answers['b3']['data']['message']
+    allowed = 'allowed: big, boom, hold, quick, reboot, refuse, slow'
+    assert allowed in answers['b3']['data']['message']
     assert 'not enabled' in answers['b4']['data']['message']
     assert answers['b5']['success'] is True
     assert "'action'" in answers['b6']['data']['message']
@@ -110,33 +114,19 @@ def test_rate_limiter(elapsed, allowed):
 
 
 def test_limits_rate_concurrency_and_response_size():
-    sent = []
-
-    async def main():
-        gate = asyncio.Event()
-
-        async def hold(cmd):
-            await gate.wait()
-            return True, {'message': 'held'}
-
-        async def big(cmd):
-            return True, {'message': 'big', 'result': 'x' * 5000}
-
-        dispatcher = Dispatcher('bot', {'hold': hold, 'big': big}, sent.append,
-                                logging.getLogger('test'), per_minute=4, max_running=2,
-                                max_bytes=2048)
+    async def scenario(dispatcher, gate):
         for i in range(3):
             dispatcher.on_command(command('hold', f'h{i}'))
         gate.set()
         await asyncio.sleep(0.01)
         dispatcher.on_command(command('big', 'b'))
         dispatcher.on_command(command('big', 'over-rate'))
-        await dispatcher.drain(1.0)
-    asyncio.run(main())
-    answers = {a['command_id']: a for a in map(json.loads, sent)}
+        await asyncio.sleep(0.01)
+    replies = run(scenario, per_minute=4, max_running=2, max_bytes=2048)
+    answers = {a['command_id']: a for a in replies}
     assert 'too many commands running (2)' in answers['h2']['data']['message']
     assert answers['b']['data']['truncated'] is True
-    assert all(len(frame) <= 2048 for frame in sent)
+    assert len(json.dumps(answers['b'], separators=(',', ':'))) <= 2048
     assert 'rate limit' in answers['over-rate']['data']['message']
     assert answers['h0']['success'] and answers['h1']['success']
 
