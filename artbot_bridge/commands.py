@@ -13,7 +13,6 @@ import time
 from typing import Any, Callable, Dict, Optional
 
 from action_msgs.msg import GoalStatus
-from rclpy.action import ActionClient
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
@@ -83,6 +82,7 @@ class CommandTarget:
         elif spec.kind == 'topic':
             self.entity = node.create_publisher(interface, spec.topic, 10)
         else:
+            from rclpy.action import ActionClient  # loaded only when an action is configured
             self.entity = ActionClient(node, interface, spec.action, callback_group=group)
 
     def request(self, command: Command) -> Any:
@@ -131,11 +131,14 @@ class CommandRouter:
             return True, {'message': f'published on {spec.topic}',
                           'result': {'published': to_plain(request)}}
         deadline = time.monotonic() + spec.timeout
-        try:
-            await asyncio.wait_for(target.slots.acquire(), spec.timeout)
-        except asyncio.TimeoutError:
-            raise CommandError(f'{spec.name}: {IN_FLIGHT} calls still running after '
-                               f'{spec.timeout:g} s', timeout=True) from None
+        if not target.slots.locked():
+            await target.slots.acquire()  # free: returns at once, without a loop iteration
+        else:
+            try:
+                await asyncio.wait_for(target.slots.acquire(), spec.timeout)
+            except asyncio.TimeoutError:
+                raise CommandError(f'{spec.name}: {IN_FLIGHT} calls still running after '
+                                   f'{spec.timeout:g} s', timeout=True) from None
         try:
             return await self._call(target, command, request, deadline)
         finally:
@@ -146,7 +149,10 @@ class CommandRouter:
         spec = target.spec
         await self._until_ready(target, deadline)
         if spec.kind == 'service':
-            future = await self._on_executor(lambda: target.entity.call_async(request))
+            # Straight from this thread: since rclpy 3.3 (Humble) call_async holds the client's
+            # lock until the pending future is registered. (Action clients still race there,
+            # rclpy#1123, so their calls go through the executor thread.)
+            future = target.entity.call_async(request)
             try:
                 response = await self._within(future, deadline, spec, 'did not answer')
             except CommandError:
@@ -200,12 +206,17 @@ class CommandRouter:
     async def _within(self, rclpy_future: Any, deadline: float, spec: CommandSettings,
                       what: str) -> Any:
         loop = asyncio.get_running_loop()
+        result = bridge_future(rclpy_future, loop)
+        # A timer that settles the future itself: the answer resumes this coroutine in one
+        # loop iteration, where asyncio.wait_for would add a waiter and two more.
+        late = CommandError(f'{spec.kind} {spec.target} {what} within {spec.timeout:g} s',
+                            timeout=True)
+        timer = loop.call_at(loop.time() + max(0.0, deadline - time.monotonic()),
+                             _settle, result, None, late)
         try:
-            return await asyncio.wait_for(bridge_future(rclpy_future, loop),
-                                          max(0.0, deadline - time.monotonic()))
-        except asyncio.TimeoutError:
-            raise CommandError(f'{spec.kind} {spec.target} {what} within {spec.timeout:g} s',
-                               timeout=True) from None
+            return await result
+        finally:
+            timer.cancel()
 
     async def _on_executor(self, call: Callable[[], Any]) -> Any:
         """Run `call` on the executor thread and return its result."""

@@ -58,8 +58,8 @@ class Dispatcher:
     def on_command(self, item: Union[Command, ProtocolError]) -> None:
         """Take one inbound command (or an unparseable one that carries a command_id)."""
         self.received += 1
-        if self.on_received is not None:
-            self.on_received(item)
+        if self.on_received is not None:  # after this call: the command goes out first
+            asyncio.get_running_loop().call_soon(self.on_received, item)
         command_id = item.command_id
         new, frame = self.ledger.begin(command_id)
         if not new:

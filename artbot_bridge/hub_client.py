@@ -14,7 +14,7 @@ import json
 import socket
 import ssl
 import time
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Callable, Dict, Optional, TYPE_CHECKING, Union
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
 from urllib.request import Request, urlopen
@@ -23,10 +23,12 @@ import websockets
 
 from .backoff import Backoff
 from .loop_thread import in_daemon_thread
-from .outbox import LOGS, Outbox, RESPONSES
+from .outbox import LOGS, Outbox, RESPONSES, STREAM
 from .protocol import Command, encode, parse_command, ProtocolError
 from .settings import Settings, SettingsError
-from .spool import Spool
+
+if TYPE_CHECKING:  # sqlite3 is loaded only when an outbox file is configured
+    from .spool import Spool
 
 
 class RegistrationError(ConnectionError):
@@ -53,6 +55,7 @@ class LinkStats:
     bad_frames: int = 0
     dropped_responses: int = 0
     dropped_logs: int = 0
+    dropped_stream: int = 0
     queued: int = 0
     telemetry: bool = True
     connected_since: Optional[float] = None
@@ -150,11 +153,11 @@ class HubClient:
     def __init__(self, settings: Settings, telemetry: Telemetry, registration: Callable[[], Dict],
                  on_command: Callable[[Union[Command, ProtocolError]], None],
                  on_link: Callable[[bool], None], logger: Any,
-                 spool: Optional[Spool] = None) -> None:
+                 spool: Optional['Spool'] = None) -> None:
         self.settings = settings
         self.stats = LinkStats(url=settings.ws_url)
         self.outbox = Outbox(settings.max_queued_responses, settings.max_queued_logs,
-                             settings.max_queued_bytes)
+                             settings.max_queued_bytes, settings.max_queued_stream)
         self.spool = spool
         if spool is not None:
             self.outbox.on_drop = spool.remove
@@ -184,12 +187,17 @@ class HubClient:
         data = {'level': level, 'message': message, **extra}
         self._queue(LOGS, encode('log_entry', self.settings.agent_id, data))
 
+    def stream_frame(self, frame: str) -> None:
+        """Queue one stream source frame (sent after everything else, never kept on disk)."""
+        if self.stats.telemetry:
+            self.outbox.put(STREAM, frame)
+
     def _queue(self, queue: str, frame: str) -> None:
         row = self.spool.add(queue, frame) if self.spool is not None else None
         self.outbox.put(queue, frame, row)
 
     def set_telemetry(self, enabled: bool) -> None:
-        """Pause or resume heartbeat and robot_status."""
+        """Pause or resume heartbeat, robot_status and stream frames."""
         self.stats.telemetry = enabled
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -396,5 +404,6 @@ class HubClient:
         """Return the link's state and counters (callable from any thread)."""
         self.stats.dropped_responses = self.outbox.dropped[RESPONSES]
         self.stats.dropped_logs = self.outbox.dropped[LOGS]
+        self.stats.dropped_stream = self.outbox.dropped[STREAM]
         self.stats.queued = len(self.outbox)
         return self.stats.snapshot()

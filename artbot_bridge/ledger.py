@@ -8,8 +8,8 @@ within `max_bytes`: past that, the oldest large answers are replaced by their st
 answer saying it ran), so a big result never costs memory twice.
 """
 
-from collections import OrderedDict
-from typing import Dict, Optional, Tuple
+from collections import deque, OrderedDict
+from typing import Deque, Dict, Optional, Tuple
 
 
 class CommandLedger:
@@ -21,6 +21,7 @@ class CommandLedger:
         self._bytes = 0
         self._running: Dict[str, int] = {}
         self._answered: 'OrderedDict[str, Tuple[str, Optional[str]]]' = OrderedDict()
+        self._with_stub: Deque[str] = deque()  # answers that can still shrink, oldest first
         self.repeats = 0
 
     def __len__(self) -> int:
@@ -54,12 +55,13 @@ class CommandLedger:
         waiting = self._running.pop(command_id, 0)
         self._answered[command_id] = (frame, stub)
         self._bytes += len(frame)
+        if stub is not None:
+            self._with_stub.append(command_id)
         if len(self._answered) > self._size:
             self._bytes -= len(self._answered.popitem(last=False)[1][0])
-        for key in list(self._answered):
-            if self._bytes <= self._max_bytes:
-                break
-            kept, spare = self._answered[key]
+        while self._bytes > self._max_bytes and self._with_stub:
+            key = self._with_stub.popleft()
+            kept, spare = self._answered.get(key, ('', None))  # forgotten since: nothing to do
             if spare is not None:
                 self._answered[key] = (spare, None)
                 self._bytes += len(spare) - len(kept)

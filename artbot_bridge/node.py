@@ -7,11 +7,15 @@ import json
 import platform
 import socket
 import time
-from typing import Any, Deque, Dict, List, Optional, Tuple, Union
+from typing import Any, Deque, Dict, List, Optional, Tuple, TYPE_CHECKING, Union
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import Log
 from rclpy.node import Node
+try:
+    from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
+except ImportError:  # Humble
+    from rclpy.qos_event import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool, Trigger
@@ -26,18 +30,27 @@ from .parameters import declare_and_read
 from .protocol import Command, ProtocolError
 from .ratelimit import RateLimiter
 from .ros_codec import check_path, InterfaceTypeError, load_interface
-from .safety import SafetyStop
 from .settings import SettingsError
-from .spool import Spool
 from .status import StatusBoard
+from .stream import StreamForwarder
+
+if TYPE_CHECKING:  # sqlite3 is loaded only when an outbox file is configured
+    from .spool import Spool
 
 # Latest value only: a subscription that keeps one message costs nothing at any rate.
 LATEST_ONLY = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+# Every message, as the publisher sends it (a best-effort publisher still matches).
+STREAM = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 LOG_LEVELS = {'debug': Log.DEBUG, 'info': Log.INFO, 'warn': Log.WARN, 'error': Log.ERROR,
               'fatal': Log.FATAL}
 LEVEL_NAMES = {value: name for name, value in LOG_LEVELS.items()}
 MAX_LOG_CHARS = 2000  # a log line for the hub, not a file transfer
+# The bridge's own topics skip rclpy's default QoS-event handlers: each is a waitable that
+# every executor iteration visits, and on these topics a QoS mismatch is the peer's to report.
+# Status sources keep theirs: there, an incompatible publisher is worth a warning.
+QUIET_PUB = {'event_callbacks': PublisherEventCallbacks(use_default_callbacks=False)}
+QUIET_SUB = {'event_callbacks': SubscriptionEventCallbacks(use_default_callbacks=False)}
 
 
 class RobotTelemetry(Telemetry):
@@ -68,10 +81,17 @@ class BridgeNode(Node):
         super().__init__('artbot_bridge', **kwargs)
         self.settings = declare_and_read(self)
         self.board = StatusBoard(self.settings)
+        self._loop = LoopThread()
+        self.streams: List[StreamForwarder] = []
         for name, slot in self.board.slots.items():
             msg_type = self._source_type(name, slot.settings)
-            self.create_subscription(msg_type, slot.settings.topic, slot.store, LATEST_ONLY)
-        self._loop = LoopThread()
+            if slot.settings.mode == 'stream':
+                stream = StreamForwarder(slot, self.settings.agent_id, self._loop.call_soon,
+                                         lambda frame: self.hub.stream_frame(frame))
+                self.streams.append(stream)
+                self.create_subscription(msg_type, slot.settings.topic, stream.offer, STREAM)
+            else:
+                self.create_subscription(msg_type, slot.settings.topic, slot.store, LATEST_ONLY)
         self.recent_logs: Deque[Dict[str, Any]] = deque(maxlen=500)
         self._log_limit = RateLimiter(self.settings.log_rate, 2 * self.settings.log_rate)
         router = CommandRouter(self, self.settings.commands, self._forward_log,
@@ -93,28 +113,34 @@ class BridgeNode(Node):
                              self.dispatcher.on_command, self._on_link, self.get_logger(),
                              self.spool)
         self.hub.outbox.preload(pending)
-        self._connected_pub = self.create_publisher(Bool, '~/hub_connected', LATCHED)
-        self._commands_pub = self.create_publisher(String, '~/commands', 10)
-        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._connected_pub = self.create_publisher(Bool, '~/hub_connected', LATCHED,
+                                                    **QUIET_PUB)
+        self._commands_pub = self.create_publisher(String, '~/commands', 10, **QUIET_PUB)
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10,
+                                                      **QUIET_PUB)
         self._connected: Optional[bool] = None
-        self.safety = SafetyStop(self, self.settings, self._report) \
-            if self.settings.safety_grace > 0 else None
+        self.safety = None
+        if self.settings.safety_grace > 0:
+            from .safety import SafetyStop  # geometry_msgs is loaded only when configured
+            self.safety = SafetyStop(self, self.settings, self._report)
         self._on_link(False)
-        self.create_subscription(String, '~/events', self._on_event, 10)
+        self.create_subscription(String, '~/events', self._on_event, 10, **QUIET_SUB)
         if self.settings.log_level != 'none':
             self._min_level = LOG_LEVELS[self.settings.log_level]
             self._own_logger = self.get_logger().name
-            self.create_subscription(Log, '/rosout', self._on_rosout, QoSProfile(depth=100))
+            self.create_subscription(Log, '/rosout', self._on_rosout, QoSProfile(depth=100),
+                                     **QUIET_SUB)
         self.create_service(Trigger, '~/reconnect', self._srv_reconnect)
         self.create_service(Trigger, '~/get_status', self._srv_get_status)
         self.create_service(SetBool, '~/set_telemetry', self._srv_set_telemetry)
         self.create_timer(1.0, self._publish_diagnostics)
 
-    def _open_spool(self) -> Tuple[Optional[Spool], List[Tuple[int, str, str]]]:
+    def _open_spool(self) -> Tuple[Optional['Spool'], List[Tuple[int, str, str]]]:
         """Open the outbox file; return it and the frames an earlier run left to deliver."""
         settings = self.settings
         if not settings.outbox_path:
             return None, []
+        from .spool import Spool
         spool = Spool(settings.outbox_path, settings.max_queued_responses,
                       settings.max_queued_logs)
         pending, answered = spool.load()
@@ -282,7 +308,8 @@ class BridgeNode(Node):
             stats['safety_stops'] = self.safety.stops
         stats.update(commands_received=self.dispatcher.received,
                      command_repeats=self.dispatcher.ledger.repeats,
-                     log_lines_refused=self._log_limit.refused)
+                     log_lines_refused=self._log_limit.refused,
+                     stream_messages_refused=sum(s.limit.refused for s in self.streams))
         status.values = [KeyValue(key=key, value='' if value is None else str(value))
                          for key, value in stats.items()]
         array = DiagnosticArray(status=[status])

@@ -3,9 +3,10 @@ Delivery policy for outbound frames.
 
 Heartbeat and robot_status keep only their latest frame (an old one is worth nothing).
 Command responses wait in a bounded FIFO and go out first, in order; log lines wait in their
-own, smaller FIFO and go out last, so a flood of logs can never push out a command result.
-Past a queue's length bound its oldest frame is dropped and counted; past the byte budget of
-both queues together, the oldest log lines go first, then the oldest responses. The outbox
+own, smaller FIFO and go after the telemetry, and stream frames go last, so neither a flood of
+logs nor a fast stream can push out a command result. Past a queue's length bound its oldest
+frame is dropped and counted; past the byte budget of the queues together, the oldest stream
+frames go first, then log lines, then responses. The outbox
 belongs to the hub link's event loop: other threads reach it through `LoopThread.call_soon`.
 """
 
@@ -13,22 +14,23 @@ import asyncio
 from collections import deque
 from typing import Callable, Deque, Dict, Iterable, Optional, Tuple
 
-RESPONSES, LOGS = 'responses', 'logs'
+RESPONSES, LOGS, STREAM = 'responses', 'logs', 'stream'
 Item = Tuple[str, Optional[int]]  # (frame, its row in the spool, if there is one)
 
 
 class Outbox:
-    """Latest-value slots plus two bounded FIFOs, drained by one sender."""
+    """Latest-value slots plus three bounded FIFOs, drained by one sender."""
 
     def __init__(self, max_responses: int = 1000, max_logs: int = 200,
-                 max_bytes: int = 8 * 2 ** 20) -> None:
+                 max_bytes: int = 8 * 2 ** 20, max_stream: int = 1000) -> None:
         self._latest: Dict[str, str] = {}
         self._max_bytes = max_bytes
         self.queued_bytes = 0
-        self._queues: Dict[str, Deque[Item]] = {RESPONSES: deque(), LOGS: deque()}
-        self._bounds = {RESPONSES: max_responses, LOGS: max_logs}
+        self._queues: Dict[str, Deque[Item]] = {
+            RESPONSES: deque(), LOGS: deque(), STREAM: deque()}
+        self._bounds = {RESPONSES: max_responses, LOGS: max_logs, STREAM: max_stream}
         self._ready = asyncio.Event()
-        self.dropped = {RESPONSES: 0, LOGS: 0}
+        self.dropped = {RESPONSES: 0, LOGS: 0, STREAM: 0}
         self.on_drop: Callable[[int], None] = lambda row: None  # forget a spooled frame
 
     def __len__(self) -> int:
@@ -40,7 +42,7 @@ class Outbox:
         self._ready.set()
 
     def put(self, queue: str, frame: str, row: Optional[int] = None) -> None:
-        """Queue a frame on RESPONSES or LOGS; past the bounds the oldest go, counted."""
+        """Queue a frame on RESPONSES, LOGS or STREAM; past the bounds the oldest go, counted."""
         if self._bounds[queue] == 0:
             self.dropped[queue] += 1
             if row is not None:
@@ -51,7 +53,7 @@ class Outbox:
             self._drop(queue)
         frames.append((frame, row))
         self.queued_bytes += len(frame)
-        for victim in (LOGS, RESPONSES):
+        for victim in (STREAM, LOGS, RESPONSES):
             while self.queued_bytes > self._max_bytes and len(self._queues[victim]) > (
                     1 if victim == queue else 0):
                 self._drop(victim)
@@ -80,14 +82,15 @@ class Outbox:
         self._latest.clear()
 
     def pop(self) -> Optional[Tuple[str, Optional[str], Optional[int]]]:
-        """Return (frame, queue or None, row): responses, heartbeat, robot_status, then logs."""
+        """Return (frame, queue or None, row): responses, telemetry, logs, then stream frames."""
         if self._queues[RESPONSES]:
             return self._take(RESPONSES)
         for kind in ('heartbeat', 'robot_status'):
             if kind in self._latest:
                 return self._latest.pop(kind), None, None
-        if self._queues[LOGS]:
-            return self._take(LOGS)
+        for queue in (LOGS, STREAM):
+            if self._queues[queue]:
+                return self._take(queue)
         return None
 
     def _take(self, queue: str) -> Tuple[str, str, Optional[int]]:

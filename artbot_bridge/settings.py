@@ -23,6 +23,12 @@ NOT_PARAMETERS = ('hub_token', 'status_sources', 'commands')
 
 _AGENT_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')
 _FLAT_KEY = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+# Keys of the hub's robot record: a stream source's frames must not overwrite them.
+_HUB_KEYS = frozenset((
+    'robot_id', 'status', 'hostname', 'ip_address', 'system_info', 'capabilities', 'sources',
+    'last_heartbeat', 'cpu_usage', 'memory_usage', 'cpu_percent', 'memory_percent',
+    'temperature', 'battery_level', 'is_charging', 'is_docked', 'create3_connected',
+    'create3_status', 'oak_connected', 'workspace_running', 'uptime', 'logs', 'timestamp'))
 
 
 class SettingsError(ValueError):
@@ -61,6 +67,13 @@ class SourceSettings(BaseModel):
         default=0.0, ge=0.0, le=3600.0,
         description='seconds without a message before the source is stale (0: stale_after)')
 
+    mode: str = Field(
+        default='latest', pattern='^(latest|stream)$',
+        description='latest: coalesced into robot_status; stream: also each message on its own')
+    max_rate: float = Field(
+        default=50.0, ge=0.1, le=100_000.0,
+        description='stream mode: messages per second forwarded, at most (more are dropped)')
+
     _split_flat = field_validator('flat', mode='before')(split_pairs)
 
     @field_validator('presence')
@@ -69,6 +82,13 @@ class SourceSettings(BaseModel):
         if value and not _FLAT_KEY.match(value):
             raise ValueError(f'not a valid key: {value!r}')
         return value
+
+    @model_validator(mode='after')
+    def _check_stream_name(self) -> 'SourceSettings':
+        if self.mode == 'stream' and (not _FLAT_KEY.match(self.name) or self.name in _HUB_KEYS):
+            raise ValueError(f'a stream source names a key of robot_status: {self.name!r} must be '
+                             'a plain identifier the hub does not already use')
+        return self
 
 
 BUILT_IN_COMMANDS = ('status', 'ping', 'get_logs', 'reconnect')
@@ -182,6 +202,9 @@ class Settings(BaseModel):
     outbox_path: str = Field(
         default='', description='SQLite file keeping queued responses, log lines and answered '
                                 'command ids across restarts (empty: memory only)')
+    max_queued_stream: int = Field(
+        default=1000, ge=0, le=1_000_000,
+        description='stream frames kept while the link is busy or down (oldest dropped)')
     max_queued_bytes: int = Field(
         default=8 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024,
         description='bytes of responses and log lines kept while the link is down')
@@ -249,6 +272,11 @@ class Settings(BaseModel):
             duplicates = sorted({n for n in names if names.count(n) > 1})
             if duplicates:
                 raise ValueError(f'listed twice in {table}: {", ".join(duplicates)}')
+        flat = {key for row in self.status_sources for key, _ in row.flat}
+        flat |= {row.presence for row in self.status_sources if row.presence}
+        for row in self.status_sources:
+            if row.mode == 'stream' and row.name in flat:
+                raise ValueError(f'stream source {row.name!r} has the name of a flat key')
         return self
 
     @property

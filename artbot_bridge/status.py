@@ -122,12 +122,13 @@ class StatusBoard:
                     'stale': msg is None,
                     'age_s': round(age, 3) if math.isfinite(age) else None,
                     'count': slot.count,
-                    'data': self._data(cfg, msg, meaning),
+                    'data': self.message_data(cfg, msg, meaning),
                 }
         return flat, sources
 
     @staticmethod
-    def _data(cfg: SourceSettings, msg: Any, meaning: Dict[str, Any]) -> Any:
+    def message_data(cfg: SourceSettings, msg: Any, meaning: Dict[str, Any]) -> Any:
+        """Return what the hub sees of one message: chosen fields, its meaning, or all."""
         if msg is None:
             return None
         if cfg.fields:

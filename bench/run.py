@@ -9,14 +9,13 @@ publisher and a Trigger service, and the local hub in this process.
 
 import argparse
 from importlib import metadata
+import json
 import os
 from pathlib import Path
 import platform
 import signal
 import statistics
-import subprocess
 import sys
-import threading
 import time
 from typing import Dict, List
 import uuid
@@ -26,69 +25,9 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / 'test')]
 
-from harness import BridgeProcess, HubHarness, wait_for  # noqa: E402
-
-PUBLISHER = """
-import sys, rclpy
-from sensor_msgs.msg import BatteryState
-n, rate = int(sys.argv[1]), float(sys.argv[2])
-rclpy.init()
-node = rclpy.create_node('bench_publisher')
-pubs = [node.create_publisher(BatteryState, f'/bench/battery_{i}', 10) for i in range(n)]
-msg = BatteryState(percentage=0.5, voltage=15.0)
-node.create_timer(1.0 / rate, lambda: [p.publish(msg) for p in pubs])
-try:
-    rclpy.spin(node)
-except BaseException:
-    pass
-"""
-BARE = """
-import sys, rclpy
-from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import BatteryState
-rclpy.init()
-node = rclpy.create_node('bench_bare')
-latest = {}
-qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
-for i in range(int(sys.argv[1])):
-    node.create_subscription(BatteryState, f'/bench/battery_{i}',
-                             lambda m, i=i: latest.__setitem__(i, m), qos)
-def first_spin():
-    print('spinning', flush=True)
-    timer.cancel()
-timer = node.create_timer(0.001, first_spin)
-try:
-    rclpy.spin(node)
-except BaseException:
-    pass
-"""
-SERVICE = """
-import rclpy
-from std_srvs.srv import Trigger
-rclpy.init()
-node = rclpy.create_node('bench_service')
-def answer(request, response):
-    response.success, response.message = True, 'ok'
-    return response
-node.create_service(Trigger, '/bench/trigger', answer)
-try:
-    rclpy.spin(node)
-except BaseException:
-    pass
-"""
-
-
-def spawn(code: str, *args: object) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, '-c', code, *map(str, args)],
-                            stdout=subprocess.PIPE, text=True)
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+from harness import BridgeProcess, HubHarness, wait_for  # noqa: E402, I100
+from peers import spawn, stop  # noqa: E402
+import streams  # noqa: E402
 
 
 def usage(pids: List[int], seconds: float) -> Dict[int, tuple]:
@@ -121,8 +60,8 @@ def sources(n: int) -> dict:
 
 def telemetry(hub: HubHarness, n: int, rate: float, seconds: float) -> tuple:
     """Bridge and bare node on the same n topics at `rate` Hz: CPU % and RSS MB of each."""
-    publisher = spawn(PUBLISHER, n, rate)
-    bare = spawn(BARE, n)
+    publisher = spawn('publisher', n, rate)
+    bare = spawn('bare', n)
     agent = f'bench-{n}-{int(rate)}'
     bridge = BridgeProcess({'hub_url': hub.url, 'agent_id': agent, 'env_file': '',
                             'monitor_interval': 1.0, **sources(n)})
@@ -140,86 +79,96 @@ def telemetry(hub: HubHarness, n: int, rate: float, seconds: float) -> tuple:
         stop(publisher)
 
 
+def hub_round_trips(hub: HubHarness, agent: str, count: int) -> List[float]:
+    """
+    Return ms from the hub sending a Trigger command to its command_response arriving.
+
+    Timed on the hub's own loop (no thread hand-offs in the measurement): the same path for
+    the bridge and for the bare WebSocket agent that answers at once.
+    """
+    import asyncio
+    waiting: Dict[str, 'asyncio.Future'] = {}
+    original = hub.hub._agent_message
+
+    async def tap(agent_id: str, message: dict) -> None:
+        future = waiting.pop(message.get('command_id'), None)
+        if future is not None and message.get('type') == 'command_response':
+            future.set_result(time.perf_counter())
+        await original(agent_id, message)
+
+    async def measure() -> List[float]:
+        times = []
+        ws = hub.hub.sockets[agent][0]
+        for i in range(count + 20):
+            command_id = str(uuid.uuid4())
+            waiting[command_id] = asyncio.get_running_loop().create_future()
+            started = time.perf_counter()
+            await ws.send_str(json.dumps({'command_id': command_id, 'robot_id': agent,
+                                          'type': 'robot_command', 'action': 'trigger',
+                                          'parameters': {}}))
+            try:
+                answered = await asyncio.wait_for(waiting[command_id], 10)
+            except asyncio.TimeoutError:
+                raise SystemExit(f'command {i} to {agent} got no answer in 10 s') from None
+            if i >= 20:
+                times.append((answered - started) * 1000)
+        return times
+
+    hub.hub._agent_message = tap
+    try:
+        return hub.loop.run(measure(), timeout=count * 10)
+    finally:
+        hub.hub._agent_message = original
+        hub.hub.events.clear()
+
+
 def round_trips(hub: HubHarness, count: int) -> tuple:
     """Return p50/p99 ms of Trigger commands through the hub, and of the raw parts alone."""
-    import rclpy
-    from std_srvs.srv import Trigger
-    service = spawn(SERVICE)
+    service = spawn('service')
     bridge = BridgeProcess({'hub_url': hub.url, 'agent_id': 'bench-rtt', 'env_file': '',
                             'commands': ['trigger'], 'trigger.service': '/bench/trigger',
                             'trigger.type': 'std_srvs/srv/Trigger'})
-    answered = threading.Event()
-    waiting = {}
-    original = hub.hub._event
-
-    def tap(kind: str, **fields: object) -> None:
-        original(kind, **fields)
-        message = fields.get('message') or {}
-        if isinstance(message, dict) and message.get('command_id') == waiting.get('id') \
-                and message.get('type') == 'command_response':
-            answered.set()
-
-    hub.hub._event = tap
     try:
         hub.wait_connected('bench-rtt', timeout=30)
-        bridge_ms = []
-        for i in range(count + 20):
-            answered.clear()
-            waiting['id'] = str(uuid.uuid4())
-            started = time.perf_counter()
-            hub.send_command('bench-rtt', {'command_id': waiting['id'], 'action': 'trigger'})
-            if not answered.wait(10):
-                raise SystemExit(f'command {i} got no answer')
-            if i >= 20:
-                bridge_ms.append((time.perf_counter() - started) * 1000)
-        from rclpy.executors import SingleThreadedExecutor
-        context = rclpy.Context()
-        rclpy.init(context=context)
-        node = rclpy.create_node('bench_client', context=context)
-        executor = SingleThreadedExecutor(context=context)
-        executor.add_node(node)
-        client = node.create_client(Trigger, '/bench/trigger')
-        client.wait_for_service(timeout_sec=10)
-        raw_ms = []
-        for i in range(count + 20):
-            started = time.perf_counter()
-            future = client.call_async(Trigger.Request())
-            executor.spin_until_future_complete(future, timeout_sec=10)
-            if i >= 20:
-                raw_ms.append((time.perf_counter() - started) * 1000)
-        executor.shutdown()
-        node.destroy_node()
-        context.try_shutdown()
-        echo_ms = websocket_echo(hub, count)
+        bridge_ms = hub_round_trips(hub, 'bench-rtt', count)
     finally:
-        hub.hub._event = original
         bridge.close()
+    try:
+        raw_ms = service_round_trips(count)
+    finally:
         stop(service)
+    echo = spawn('echo_agent', hub.url, 'bench-echo')
+    try:
+        hub.wait_connected('bench-echo', timeout=30)
+        echo_ms = hub_round_trips(hub, 'bench-echo', count)
+    finally:
+        stop(echo)
     return percentiles(bridge_ms), percentiles(raw_ms), percentiles(echo_ms)
 
 
-def websocket_echo(hub: HubHarness, count: int) -> List[float]:
-    """Return round trips of a websockets client against an echo server on loopback."""
-    import asyncio
-    import websockets
-
-    async def echo(ws: object) -> None:
-        async for message in ws:
-            await ws.send(message)
-
-    async def measure() -> List[float]:
-        async with websockets.serve(echo, '127.0.0.1', 0) as server:
-            port = next(iter(server.sockets)).getsockname()[1]
-            async with websockets.connect(f'ws://127.0.0.1:{port}') as ws:
-                times = []
-                for i in range(count + 20):
-                    started = time.perf_counter()
-                    await ws.send('{"type": "command_response", "command_id": "x"}')
-                    await ws.recv()
-                    if i >= 20:
-                        times.append((time.perf_counter() - started) * 1000)
-                return times
-    return asyncio.run(measure())
+def service_round_trips(count: int) -> List[float]:
+    """Return round trips of a bare rclpy client calling the Trigger service."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from std_srvs.srv import Trigger
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node('bench_client', context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    client = node.create_client(Trigger, '/bench/trigger')
+    client.wait_for_service(timeout_sec=10)
+    times = []
+    for i in range(count + 20):
+        started = time.perf_counter()
+        future = client.call_async(Trigger.Request())
+        executor.spin_until_future_complete(future, timeout_sec=10)
+        if i >= 20:
+            times.append((time.perf_counter() - started) * 1000)
+    executor.shutdown()
+    node.destroy_node()
+    context.try_shutdown()
+    return times
 
 
 def percentiles(samples: List[float]) -> tuple:
@@ -259,7 +208,7 @@ def startups(hub: HubHarness, runs: int) -> tuple:
         finally:
             bridge.close()
         started = time.monotonic()
-        bare = spawn(BARE, 0)
+        bare = spawn('bare', 0)
         bare.stdout.readline()
         bare_ms.append((time.monotonic() - started) * 1000)
         stop(bare)
@@ -302,10 +251,33 @@ def machine() -> str:
             f'{platform.platform()}, Python {platform.python_version()}, {version}')
 
 
+def plot(by_count: Dict[int, tuple], by_rate: Dict[float, tuple], path: Path) -> None:
+    """Draw CPU against the number of status sources and against their rate."""
+    import matplotlib
+    matplotlib.use('Agg')
+    from matplotlib import pyplot
+    figure, (left, right) = pyplot.subplots(1, 2, figsize=(10, 4))
+    for axes, table, label in ((left, by_count, 'status sources at 100 Hz each'),
+                               (right, by_rate, 'rate of each of 10 status sources (Hz)')):
+        keys = sorted(table)
+        axes.plot(keys, [table[k][0] for k in keys], 'o-', label='bridge')
+        axes.plot(keys, [table[k][1] for k in keys], 's--', label='bare rclpy node')
+        axes.plot(keys, [table[k][0] - table[k][1] for k in keys], '^:',
+                  label='bridge minus bare')
+        axes.set_xlabel(label)
+        axes.set_ylabel('CPU, % of one core')
+        axes.grid(alpha=0.3)
+        axes.legend()
+    right.set_xscale('log')
+    figure.suptitle('Coalesced telemetry: cost against sources and rate (robot_status every 1 s)')
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+
+
 def main() -> None:
     """Run every measurement and print the table."""
     parser = argparse.ArgumentParser()
-    parser.add_argument('--seconds', type=float, default=30.0, help='per CPU measurement')
+    parser.add_argument('--seconds', type=float, default=20.0, help='per CPU measurement')
     parser.add_argument('--commands', type=int, default=1000)
     parser.add_argument('--restarts', type=int, default=20)
     options = parser.parse_args()
@@ -314,28 +286,42 @@ def main() -> None:
     hub = HubHarness()
     hub.start()
     rows = []
+    seconds = options.seconds
     try:
-        (bcpu, brss), (rcpu, rrss) = telemetry(hub, 10, 100.0, options.seconds)
-        rows.append(('telemetry CPU: 10 topics at 100 Hz, robot_status every 1 s',
-                     f'{bcpu:.1f} % of a core', f'bare rclpy node: {rcpu:.1f} %',
-                     f'{bcpu / rcpu:.2f}'))
-        for n in (1, 50):
-            (bcpu_n, _), (rcpu_n, _) = telemetry(hub, n, 100.0, options.seconds / 2)
-            rows.append((f'telemetry CPU: {n} topics at 100 Hz', f'{bcpu_n:.1f} %',
-                         f'bare: {rcpu_n:.1f} %', f'{bcpu_n / max(rcpu_n, 0.01):.2f}'))
-        (icpu, irss), (bare_cpu, bare_rss) = telemetry(hub, 0, 1.0, options.seconds)
+        by_count: Dict[int, tuple] = {}
+        by_rate: Dict[float, tuple] = {}
+        for n, rate in ((10, 100.0), (1, 100.0), (50, 100.0), (10, 10.0), (10, 500.0)):
+            (bcpu, _), (rcpu, _) = telemetry(hub, n, rate, seconds if n == 10 else seconds / 2)
+            if rate == 100.0:
+                by_count[n] = (bcpu, rcpu)
+            if n == 10:
+                by_rate[rate] = (bcpu, rcpu)
+            rows.append((f'telemetry CPU: {n} topics at {rate:g} Hz, robot_status every 1 s',
+                         f'{bcpu:.1f} % of a core', f'bare rclpy node: {rcpu:.1f} %',
+                         f'{bcpu / max(rcpu, 0.01):.2f}'))
+        plot(by_count, by_rate, ROOT / 'bench' / 'scaling.png')
+        bridge_rate, rclpy_rate, ws_rate = streams.throughput(hub, seconds / 2)
+        rows.append(('forwarding throughput: one topic streamed per message',
+                     f'{bridge_rate:.0f} messages/s at the hub',
+                     f'rclpy receiving alone {rclpy_rate:.0f}/s; websockets sending alone '
+                     f'{ws_rate:.0f}/s', f'{bridge_rate / min(rclpy_rate, ws_rate):.2f}'))
+        delivered, l50, l99 = streams.stream_at(hub, 1000.0, 10_000)
+        rows.append(('1000 Hz stream, 10,000 messages (max_rate 1000)',
+                     f'{delivered:.1f} % delivered, latency p50 {l50:.2f} ms, p99 {l99:.1f} ms',
+                     '-', '-'))
+        (icpu, irss), (bare_cpu, bare_rss) = telemetry(hub, 0, 1.0, seconds)
         rows.append(('footprint at idle', f'{icpu:.2f} % CPU, {irss:.1f} MB RSS',
                      f'bare rclpy node: {bare_cpu:.2f} %, {bare_rss:.1f} MB',
                      f'RSS {irss / bare_rss:.2f}'))
         (b50, b99), (r50, r99), (e50, e99) = round_trips(hub, options.commands)
         rows.append((f'command round trip: {options.commands} Trigger commands',
                      f'p50 {b50:.2f} ms, p99 {b99:.2f} ms',
-                     f'rclpy call p50 {r50:.2f} + WebSocket echo p50 {e50:.2f} ms',
+                     f'rclpy call p50 {r50:.2f} + WebSocket agent echo p50 {e50:.2f} ms',
                      f'{b50 / (r50 + e50):.2f}'))
         delays = reconnects(hub, options.restarts)
         rows.append((f'reconnect: hub restarted {options.restarts} times',
-                     f'p50 {statistics.median(delays):.0f} ms, max {max(delays):.0f} ms',
-                     '-', '-'))
+                     f'p50 {statistics.median(delays):.0f} ms, max {max(delays):.0f} ms '
+                     f'(cap: reconnect_max_delay 30 s)', '-', '-'))
         up_bridge, up_bare = startups(hub, 5)
         rows.append(('start-up: process start to connected', f'{up_bridge:.0f} ms',
                      f'bare rclpy node to first spin: {up_bare:.0f} ms',
@@ -350,7 +336,7 @@ def main() -> None:
              '| --- | --- | --- | --- |'] + [f'| {" | ".join(row)} |' for row in rows]
     text = '\n'.join(['# Benchmark results', '', f'Machine: {machine()}', '',
                       f'Run: {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}', ''] +
-                     table) + '\n'
+                     table + ['', '![CPU against sources and rate](scaling.png)']) + '\n'
     print(text)
     (ROOT / 'bench' / 'RESULTS.md').write_text(text)
 

@@ -35,6 +35,7 @@ pids+=($!)
 
 cat <<INFO
 == artbot_bridge demo: local hub http://127.0.0.1:$port, robot '$agent'
+   dashboard:       http://127.0.0.1:$port/   (open it in a browser)
    robot records:   curl -s http://127.0.0.1:$port/api/robots
    send a command:  curl -s -X POST http://127.0.0.1:$port/api/robots/$agent/command \\
                       -H 'Content-Type: application/json' -d '{"action": "status"}'

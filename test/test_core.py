@@ -4,7 +4,7 @@ import asyncio
 import json
 
 from artbot_bridge.backoff import Backoff
-from artbot_bridge.outbox import LOGS, Outbox, RESPONSES
+from artbot_bridge.outbox import LOGS, Outbox, RESPONSES, STREAM
 from artbot_bridge.protocol import command_response, encode, parse_command, ProtocolError
 from artbot_bridge.settings import build_settings, read_env_file, SettingsError
 import pytest
@@ -115,7 +115,7 @@ def test_outbox_order_bounds_and_requeue():
         outbox.put(LOGS, 'l2')  # logs keep the newest N
         for frame in ('r1', 'r2', 'r3', 'r4'):
             outbox.put(RESPONSES, frame)
-        assert outbox.dropped == {RESPONSES: 1, LOGS: 1}
+        assert outbox.dropped == {RESPONSES: 1, LOGS: 1, STREAM: 0}
         got = [(await outbox.get())[:2] for _ in range(6)]
         assert got == [('r2', RESPONSES), ('r3', RESPONSES), ('r4', RESPONSES),
                        ('h2', None), ('s1', None), ('l2', LOGS)]
@@ -135,11 +135,11 @@ def test_outbox_byte_budget_drops_logs_before_responses():
     outbox.put(RESPONSES, 'r1234', 1)
     outbox.put(LOGS, 'l1234')
     outbox.put(LOGS, 'l5678')  # over 10 bytes: the oldest log goes
-    assert outbox.dropped == {RESPONSES: 0, LOGS: 1} and outbox.queued_bytes == 10
+    assert outbox.dropped == {RESPONSES: 0, LOGS: 1, STREAM: 0} and outbox.queued_bytes == 10
     outbox.put(RESPONSES, 'r5678')  # logs go first
-    assert outbox.dropped == {RESPONSES: 0, LOGS: 2}
+    assert outbox.dropped == {RESPONSES: 0, LOGS: 2, STREAM: 0}
     outbox.put(RESPONSES, 'r9999')  # then the oldest responses
-    assert outbox.dropped == {RESPONSES: 1, LOGS: 2} and outbox.queued_bytes == 10
+    assert outbox.dropped == {RESPONSES: 1, LOGS: 2, STREAM: 0} and outbox.queued_bytes == 10
     assert forgotten == [1]  # a spooled frame that was dropped is forgotten on disk too
     assert outbox.pop()[0] == 'r5678' and outbox.pop()[0] == 'r9999'
     assert outbox.queued_bytes == 0

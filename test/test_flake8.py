@@ -6,7 +6,7 @@ from ament_flake8.main import main_with_errors
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CHECKED = ['artbot_bridge', 'launch', 'test', 'setup.py']
+CHECKED = ['artbot_bridge', 'bench', 'launch', 'test', 'setup.py']
 
 
 @pytest.mark.flake8

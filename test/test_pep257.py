@@ -11,5 +11,5 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.linter
 @pytest.mark.pep257
 def test_pep257() -> None:
-    rc = main(argv=[str(ROOT / 'artbot_bridge'), str(ROOT / 'launch'), str(ROOT / 'test')])
+    rc = main(argv=[str(ROOT / path) for path in ('artbot_bridge', 'bench', 'launch', 'test')])
     assert rc == 0, 'Found code style errors / warnings'

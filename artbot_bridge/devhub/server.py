@@ -5,9 +5,11 @@ It behaves like the real hub where a client must cope with it: a disconnect forg
 until it registers again, heartbeats from an unregistered agent are ignored, a frame that is not
 a JSON object kills the reader of that socket (a zombie), and it pings every `ping_interval`.
 Everything it sees is appended to `events` so tests can assert on order and concurrency.
+`GET /` serves a live dashboard (static files in `static/`, fed by `/ws/dashboard`).
 """
 
 import asyncio
+from importlib import resources
 import json
 import ssl
 import time
@@ -17,6 +19,24 @@ import uuid
 from aiohttp import web, WSCloseCode, WSMsgType
 
 MAX_FRAME = 16 * 1024 * 1024
+MAX_LOGS = 200  # log lines kept per robot record (every robot_update carries them)
+
+# The dashboard's files, the only ones served from static/: name -> content type.
+STATIC_FILES = {
+    'index.html': 'text/html',
+    'dashboard.css': 'text/css',
+    'dashboard.js': 'text/javascript',
+    'favicon.svg': 'image/svg+xml',
+}
+# The page loads only its own files and talks only to this hub; data is never markup.
+DASHBOARD_HEADERS = {
+    'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self'; connect-src 'self'; base-uri 'none'; "
+                               "form-action 'none'; frame-ancestors 'none'",
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    'Cache-Control': 'no-cache',
+}
 
 
 class DevHub:
@@ -51,7 +71,9 @@ class DevHub:
         app.router.add_get('/ws/dashboard', self._dashboard_socket)
         app.router.add_post('/api/robots/{robot_id}/command', self._command)
         app.router.add_get('/api/robots', self._list_robots)
-        app.router.add_get('/', self._index)
+        app.router.add_get('/api', self._index)
+        app.router.add_get('/', self._dashboard)
+        app.router.add_get('/static/{name}', self._static)
         app.on_shutdown.append(self._close_sockets)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -167,10 +189,18 @@ class DevHub:
 
     async def _index(self, request: web.Request) -> web.Response:
         lines = [f'Artbot local hub on port {self.port}', '',
+                 'GET  /                                the live dashboard (HTML)',
+                 'GET  /api                             this text',
                  'GET  /api/robots                      robot records (JSON)',
                  'POST /api/robots/{id}/command         {"action": ..., "parameters": {...}}',
                  'WS   /ws/dashboard                    live robot_update / command_response']
         return web.Response(text='\n'.join(lines) + '\n')
+
+    async def _dashboard(self, request: web.Request) -> web.Response:
+        return static_response('index.html')
+
+    async def _static(self, request: web.Request) -> web.Response:
+        return static_response(request.match_info['name'])
 
     # -- sockets ----------------------------------------------------------------------------
 
@@ -223,7 +253,9 @@ class DevHub:
         elif kind == 'command_response':
             await self._broadcast({**message, 'agent_id': agent_id})
         elif kind == 'log_entry':
-            self._robot(agent_id).setdefault('logs', []).append(data)
+            logs = self._robot(agent_id).setdefault('logs', [])
+            logs.append(data)
+            del logs[:-MAX_LOGS]
             await self._broadcast({'type': 'log_message', 'agent_id': agent_id, 'log': data})
 
     async def _heartbeat(self, agent_id: str, data: Dict[str, Any]) -> None:
@@ -248,6 +280,15 @@ class DevHub:
         finally:
             self.dashboards.discard(ws)
         return ws
+
+
+def static_response(name: str) -> web.Response:
+    """Answer with one of the dashboard's files (read on each request), or 404."""
+    if name not in STATIC_FILES:
+        raise web.HTTPNotFound(text=f'no such file: {name}\n')
+    body = resources.files(__package__).joinpath('static').joinpath(name).read_bytes()
+    return web.Response(body=body, content_type=STATIC_FILES[name], charset='utf-8',
+                        headers=DASHBOARD_HEADERS)
 
 
 def summarize(kind: str, fields: Dict[str, Any]) -> str:

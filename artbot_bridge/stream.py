@@ -1,0 +1,64 @@
+"""
+Stream sources: every message of a topic on its own robot_status frame, up to `max_rate`.
+
+The ROS callback only takes a token and appends to a deque; the first message of a batch
+asks the hub link's loop to drain it, and the drain keeps going on the loop (between sends)
+while messages keep coming, so a busy topic costs one loop wake-up per burst, not one per
+message. The loop converts and encodes each message once and queues the frame
+on the outbox's stream queue (bounded, oldest dropped and counted, never kept on disk).
+Frames carry `{<source name>: {"seq": n, "data": {...}}}`: `seq` counts every message the
+topic delivered, so a gap shows what the rate limit or a full queue dropped.
+"""
+
+import asyncio
+from collections import deque
+from typing import Any, Callable, Deque, Tuple
+
+from .protocol import encode
+from .ratelimit import RateLimiter
+from .status import SourceSlot, StatusBoard
+
+
+class StreamForwarder:
+    """Forward the messages of one stream source to the outbox."""
+
+    def __init__(self, slot: SourceSlot, agent_id: str,
+                 call_soon: Callable[[Callable[[], None]], None],
+                 put: Callable[[str], None]) -> None:
+        self.slot = slot
+        self.name = slot.settings.name
+        rate = slot.settings.max_rate
+        self.limit = RateLimiter(rate, max(1.0, rate / 10))  # 100 ms of jitter absorbed
+        self._agent_id = agent_id
+        self._call_soon = call_soon  # from the ROS thread: wakes the loop
+        self._put = put
+        self._pending: Deque[Tuple[int, Any]] = deque()
+        self._scheduled = False  # a drain is queued on the loop; a plain flag, GIL-atomic
+
+    def offer(self, msg: Any) -> None:
+        """Keep `msg` as the latest value and queue it for the hub (the ROS callback)."""
+        self.slot.store(msg)
+        if not self.limit.allow():
+            return
+        self._pending.append((self.slot.count, msg))
+        if not self._scheduled:
+            self._scheduled = True
+            self._call_soon(self.drain)
+
+    def drain(self) -> None:
+        """Encode the pending messages and queue their frames (the loop thread)."""
+        cfg, pending = self.slot.settings, self._pending
+        reader = self.slot.meaning[1]
+        for _ in range(len(pending)):  # a bounded batch: the sender runs in between
+            seq, msg = pending.popleft()
+            data = StatusBoard.message_data(cfg, msg, reader(msg) if reader else {})
+            self._put(encode('robot_status', self._agent_id,
+                             {self.name: {'seq': seq, 'data': data}}))
+        # Messages that came meanwhile get a later pass on this thread, with no wake-up
+        # from the ROS side: while this flag is set, offer() only appends.
+        if not pending:
+            self._scheduled = False
+            if not pending:
+                return
+            self._scheduled = True  # appended between the check and the flag
+        asyncio.get_running_loop().call_soon(self.drain)

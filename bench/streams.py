@@ -1,0 +1,110 @@
+"""Forwarding throughput and stream latency: one topic, every message to the hub."""
+
+import statistics
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+from harness import BridgeProcess, HubHarness, wait_for
+from peers import spawn, stop
+
+TOPIC = '/bench/stream'
+
+
+class StreamCounter:
+    """
+    Count the stream frames the hub receives, with their latency from the ROS stamp.
+
+    Installed in place of the hub's message handler for the run: stream frames are counted
+    and dropped (the hub's bookkeeping of every frame would be measured, not the bridge).
+    """
+
+    def __init__(self, hub: HubHarness, key: str) -> None:
+        self.hub = hub
+        self.key = key
+        self.frames = 0
+        self.latencies: List[float] = []
+        self.ids: set = set()
+        self.keep = False  # record latency and ids, not only count
+        self._original = hub.hub._agent_message
+
+    async def _tap(self, agent_id: str, message: Dict[str, Any]) -> None:
+        data = message.get('data')
+        entry = data.get(self.key) if isinstance(data, dict) else None
+        if message.get('type') != 'robot_status' or not isinstance(entry, dict):
+            await self._original(agent_id, message)
+            return
+        self.frames += 1
+        if self.keep:
+            stamp = entry['data']['stamp']
+            self.latencies.append(
+                (time.time() - stamp['sec'] - stamp['nanosec'] * 1e-9) * 1000)
+            self.ids.add(entry['data']['frame_id'])
+
+    def __enter__(self) -> 'StreamCounter':
+        self.hub.hub._agent_message = self._tap
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.hub.hub._agent_message = self._original
+
+    def rate(self, warmup: float, seconds: float) -> float:
+        """Wait for frames, then `warmup`; return frames per second over `seconds`."""
+        wait_for(lambda: self.frames > 0, 30, f'{self.key} frames at the hub')
+        time.sleep(warmup)
+        before, started = self.frames, time.monotonic()
+        time.sleep(seconds)
+        return (self.frames - before) / (time.monotonic() - started)
+
+
+def stream_params(hub: HubHarness, agent: str, max_rate: float) -> Dict[str, Any]:
+    """Return bridge parameters with one stream source `flood` on TOPIC."""
+    return {'hub_url': hub.url, 'agent_id': agent, 'env_file': '', 'status_sources': ['flood'],
+            'flood.topic': TOPIC, 'flood.type': 'std_msgs/msg/Header', 'flood.mode': 'stream',
+            'flood.max_rate': max_rate}
+
+
+def throughput(hub: HubHarness, seconds: float, warmup: float = 3.0) -> Tuple[float, ...]:
+    """Return messages/s: through the bridge, rclpy receiving alone, websockets sending alone."""
+    flood = spawn('flood', TOPIC)
+    try:
+        counter = spawn('count', TOPIC, warmup, seconds)
+        rclpy_rate = float(counter.stdout.readline())
+        stop(counter)
+        with StreamCounter(hub, 'flood') as frames:
+            bridge = BridgeProcess(stream_params(hub, 'bench-flood', 100_000.0))
+            try:
+                bridge_rate = frames.rate(warmup, seconds)
+            finally:
+                bridge.close()
+    finally:
+        stop(flood)
+    with StreamCounter(hub, 'flood') as frames:
+        sender = spawn('ws_flood', hub.url, 'bench-ws-flood')
+        try:
+            ws_rate = frames.rate(warmup, seconds)
+        finally:
+            stop(sender)
+    return bridge_rate, rclpy_rate, ws_rate
+
+
+def stream_at(hub: HubHarness, rate: float, count: int) -> Tuple[float, float, float]:
+    """Stream `count` messages at `rate` Hz; return (% delivered, p50 ms, p99 ms)."""
+    with StreamCounter(hub, 'flood') as frames:
+        frames.keep = True
+        bridge = BridgeProcess(stream_params(hub, 'bench-ticks', rate))
+        ticks: Optional[Any] = None
+        try:
+            hub.wait_connected('bench-ticks', timeout=30)
+            ticks = spawn('ticks', TOPIC, rate, count)
+            published = int(ticks.stdout.readline().split()[1])
+            wait_for(lambda: len(frames.ids) >= published, 10, 'the last frames',
+                     lambda: len(frames.ids))
+        except AssertionError:
+            pass  # fewer arrived: the percentage says how many
+        finally:
+            bridge.close()
+            if ticks is not None:
+                stop(ticks)
+    ordered = sorted(frames.latencies)
+    p99 = ordered[max(0, int(len(ordered) * 0.99) - 1)]
+    return 100.0 * len(frames.ids) / published, statistics.median(ordered), p99

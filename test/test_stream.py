@@ -1,0 +1,109 @@
+"""Stream sources: every message forwarded, batched onto the loop, bounded, rate-limited."""
+
+import json
+import time
+
+from artbot_bridge.outbox import LOGS, Outbox, RESPONSES, STREAM
+from artbot_bridge.settings import build_settings, SettingsError
+from artbot_bridge.status import StatusBoard
+from artbot_bridge.stream import StreamForwarder
+from harness import wait_for
+import pytest
+from sensor_msgs.msg import BatteryState
+from std_msgs.msg import Header
+
+
+def forwarder(max_rate=1000.0, **source):
+    settings = build_settings({'env_file': ''}, [
+        {'name': 'power', 'topic': '/battery_state', 'type': 'sensor_msgs/msg/BatteryState',
+         'mode': 'stream', 'max_rate': max_rate, **source}], {})
+    slot = StatusBoard(settings).slots['power']
+    scheduled, frames = [], []
+    stream = StreamForwarder(slot, 'bot', scheduled.append, frames.append)
+    return stream, scheduled, frames
+
+
+def test_a_batch_costs_one_loop_wake_up_and_every_message_one_frame():
+    stream, scheduled, frames = forwarder()
+    for level in (0.5, 0.6, 0.7):
+        stream.offer(BatteryState(percentage=level))
+    assert scheduled == [stream.drain]  # one wake-up for the three
+    scheduled.pop()()
+    stream.offer(BatteryState(percentage=0.8))
+    assert scheduled == [stream.drain]  # after a drain, the next message asks again
+    scheduled.pop()()
+    sent = [json.loads(frame) for frame in frames]
+    assert [f['type'] for f in sent] == ['robot_status'] * 4
+    assert [f['data']['power']['seq'] for f in sent] == [1, 2, 3, 4]
+    assert [f['data']['power']['data']['battery_level'] for f in sent] == [50, 60, 70, 80]
+    assert stream.slot.msg.percentage == pytest.approx(0.8)  # the latest value is kept too
+
+
+def test_fields_choose_what_a_stream_frame_carries():
+    stream, scheduled, frames = forwarder(fields=['voltage'])
+    stream.offer(BatteryState(voltage=15.5))
+    scheduled.pop()()
+    assert json.loads(frames[0])['data'] == {'power': {'seq': 1, 'data': {'voltage': 15.5}}}
+
+
+def test_past_max_rate_messages_are_refused_counted_and_leave_a_gap():
+    stream, scheduled, frames = forwarder(max_rate=0.1)  # a burst of one, then 1 per 10 s
+    for _ in range(5):
+        stream.offer(BatteryState())
+    scheduled.pop()()
+    assert len(frames) == 1 and stream.limit.refused == 4
+    assert stream.slot.count == 5  # the latest-value slot still saw all five
+
+
+@pytest.mark.parametrize('name, source, error', [
+    ('battery_level', {}, 'plain identifier'),
+    ('my-imu', {}, 'plain identifier'),
+    ('dock', {'flat': ['dock=data']}, 'name of a flat key'),
+])
+def test_a_stream_name_must_not_overwrite_a_key_of_the_robot_record(name, source, error):
+    with pytest.raises(SettingsError, match=error):
+        build_settings({'env_file': ''}, [
+            {'name': name, 'topic': '/x', 'type': 'std_msgs/msg/Bool', 'mode': 'stream',
+             **source}], {})
+
+
+def test_bad_mode_and_rate_are_named():
+    for field, value in (('mode', 'every'), ('max_rate', 0.0)):
+        with pytest.raises(SettingsError, match=f"'s.{field}'"):
+            build_settings({'env_file': ''}, [
+                {'name': 's', 'topic': '/x', 'type': 'std_msgs/msg/Bool', field: value}], {})
+
+
+def test_stream_frames_go_last_and_are_dropped_first():
+    outbox = Outbox(max_responses=10, max_logs=10, max_bytes=12, max_stream=2)
+    for frame in ('s1', 's2', 's3'):
+        outbox.put(STREAM, frame)
+    assert outbox.dropped[STREAM] == 1  # past its bound, the oldest stream frame
+    outbox.put(LOGS, 'l1')
+    outbox.put(RESPONSES, 'r1')
+    outbox.put_latest('heartbeat', 'h1')
+    outbox.put(RESPONSES, 'r2r2r2')  # over the byte budget: stream frames go first
+    assert outbox.dropped == {RESPONSES: 0, LOGS: 0, STREAM: 2}
+    assert [outbox.pop()[0] for _ in range(5)] == ['r1', 'r2r2r2', 'h1', 'l1', 's3']
+    assert outbox.pop() is None
+
+
+@pytest.mark.ros
+def test_a_stream_source_delivers_every_message_in_order(hub, start_bridge, ros):
+    agent = 'bot-stream'
+    start_bridge({'hub_url': hub.url, 'agent_id': agent, 'status_sources': ['ticks'],
+                  'ticks.topic': '/stream_test/ticks', 'ticks.type': 'std_msgs/msg/Header',
+                  'ticks.mode': 'stream', 'ticks.max_rate': 1000.0})
+    hub.wait_connected(agent)
+    publisher = ros.node.create_publisher(Header, '/stream_test/ticks', 100)
+    wait_for(lambda: publisher.get_subscription_count() > 0, 15, 'the bridge subscribed')
+    for i in range(300):
+        publisher.publish(Header(frame_id=str(i)))
+        time.sleep(0.002)  # 500 Hz
+
+    def ticks():
+        return [m['data']['ticks'] for m in hub.messages(agent, 'robot_status')
+                if 'ticks' in m['data']]
+    wait_for(lambda: len(ticks()) >= 300, 15, 'all 300 messages', lambda: len(ticks()))
+    assert [t['data']['frame_id'] for t in ticks()] == [str(i) for i in range(300)]
+    assert [t['seq'] for t in ticks()] == list(range(1, 301))
