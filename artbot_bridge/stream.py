@@ -2,10 +2,10 @@
 Stream sources: every message of a topic on its own robot_status frame, up to `max_rate`.
 
 The ROS callback only takes a token and appends to a deque; the first message of a batch
-asks the hub link's loop to drain it, and the drain keeps going on the loop (between sends)
-while messages keep coming, so a busy topic costs one loop wake-up per burst, not one per
-message. The loop converts and encodes each message once and queues the frame
-on the outbox's stream queue (bounded, oldest dropped and counted, never kept on disk).
+asks the hub link's loop to drain it. After a pass of several messages the drain stays
+scheduled for LINGER, so a busy topic costs one loop wake-up per batch, not one per message.
+The loop converts and encodes each message once and queues the frame on the outbox's stream
+queue (bounded, oldest dropped and counted, never kept on disk).
 Frames carry `{<source name>: {"seq": n, "data": {...}}}`: `seq` counts every message the
 topic delivered, so a gap shows what the rate limit or a full queue dropped.
 """
@@ -17,6 +17,10 @@ from typing import Any, Callable, Deque, Tuple
 from .protocol import encode
 from .ratelimit import RateLimiter
 from .status import SourceSlot, StatusBoard
+
+# After a pass of several messages the drain stays scheduled this long, so a topic faster than
+# the loop takes it costs one wake-up per batch; one message at a time still goes at once.
+LINGER = 0.001
 
 
 class StreamForwarder:
@@ -49,16 +53,23 @@ class StreamForwarder:
         """Encode the pending messages and queue their frames (the loop thread)."""
         cfg, pending = self.slot.settings, self._pending
         reader = self.slot.meaning[1]
-        for _ in range(len(pending)):  # a bounded batch: the sender runs in between
+        batch = len(pending)
+        for _ in range(batch):  # a bounded batch: the sender runs in between
             seq, msg = pending.popleft()
             data = StatusBoard.message_data(cfg, msg, reader(msg) if reader else {})
             self._put(encode('robot_status', self._agent_id,
                              {self.name: {'seq': seq, 'data': data}}))
-        # Messages that came meanwhile get a later pass on this thread, with no wake-up
-        # from the ROS side: while this flag is set, offer() only appends.
-        if not pending:
+        if pending:  # more came meanwhile: another pass, after the sender's turn
+            asyncio.get_running_loop().call_soon(self.drain)
+        elif batch > 1:  # a busy topic: what comes next joins a later pass, with no wake-up
+            asyncio.get_running_loop().call_later(LINGER, self._linger_end)
+        else:  # one message at a time: the next one wakes the loop and goes at once
+            self._linger_end()
+
+    def _linger_end(self) -> None:
+        if not self._pending:
             self._scheduled = False
-            if not pending:
+            if not self._pending:
                 return
             self._scheduled = True  # appended between the check and the flag
-        asyncio.get_running_loop().call_soon(self.drain)
+        self.drain()

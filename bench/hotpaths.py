@@ -82,10 +82,7 @@ def main() -> None:
                              busy))
 
             service = spawn('service')
-            bridge = BridgeProcess({'hub_url': hub.url, 'agent_id': 'profile-rtt',
-                                    'env_file': '', 'commands': ['trigger'],
-                                    'trigger.service': '/bench/trigger',
-                                    'trigger.type': 'std_srvs/srv/Trigger'})
+            bridge = BridgeProcess(run.trigger_params(hub, 'profile-rtt'))
             try:
                 hub.wait_connected('profile-rtt', timeout=30)
                 times: List[float] = []

@@ -1,12 +1,13 @@
 """Stream sources: every message forwarded, batched onto the loop, bounded, rate-limited."""
 
+import asyncio
 import json
 import time
 
 from artbot_bridge.outbox import LOGS, Outbox, RESPONSES, STREAM
 from artbot_bridge.settings import build_settings, SettingsError
 from artbot_bridge.status import StatusBoard
-from artbot_bridge.stream import StreamForwarder
+from artbot_bridge.stream import LINGER, StreamForwarder
 from harness import wait_for
 import pytest
 from sensor_msgs.msg import BatteryState
@@ -25,18 +26,26 @@ def forwarder(max_rate=1000.0, **source):
 
 def test_a_batch_costs_one_loop_wake_up_and_every_message_one_frame():
     stream, scheduled, frames = forwarder()
-    for level in (0.5, 0.6, 0.7):
-        stream.offer(BatteryState(percentage=level))
-    assert scheduled == [stream.drain]  # one wake-up for the three
-    scheduled.pop()()
-    stream.offer(BatteryState(percentage=0.8))
-    assert scheduled == [stream.drain]  # after a drain, the next message asks again
-    scheduled.pop()()
+
+    async def on_the_loop():
+        for level in (0.5, 0.6, 0.7):
+            stream.offer(BatteryState(percentage=level))
+        assert scheduled == [stream.drain]  # one wake-up for the three
+        scheduled.pop()()
+        stream.offer(BatteryState(percentage=0.8))  # while the drain lingers after a batch
+        assert scheduled == [] and len(frames) == 3
+        await asyncio.sleep(4 * LINGER)  # the lingering pass takes it, with no wake-up
+        assert scheduled == [] and len(frames) == 4
+        await asyncio.sleep(4 * LINGER)
+        stream.offer(BatteryState(percentage=0.9))  # idle again: the next message wakes it
+        assert scheduled == [stream.drain]
+        scheduled.pop()()
+    asyncio.run(on_the_loop())
     sent = [json.loads(frame) for frame in frames]
-    assert [f['type'] for f in sent] == ['robot_status'] * 4
-    assert [f['data']['power']['seq'] for f in sent] == [1, 2, 3, 4]
-    assert [f['data']['power']['data']['battery_level'] for f in sent] == [50, 60, 70, 80]
-    assert stream.slot.msg.percentage == pytest.approx(0.8)  # the latest value is kept too
+    assert [f['type'] for f in sent] == ['robot_status'] * 5
+    assert [f['data']['power']['seq'] for f in sent] == [1, 2, 3, 4, 5]
+    assert [f['data']['power']['data']['battery_level'] for f in sent] == [50, 60, 70, 80, 90]
+    assert stream.slot.msg.percentage == pytest.approx(0.9)  # the latest value is kept too
 
 
 def test_fields_choose_what_a_stream_frame_carries():
