@@ -42,9 +42,26 @@ def sample(pid: int, work: Callable[[], None], out: Path) -> None:
         spy.wait(60)
 
 
-def busy_table(raw: Path, top: int = 20) -> Tuple[List[str], int]:
-    """Return markdown rows of the busiest functions (self time), and the busy sample count."""
+# Where a function's own time belongs, by the file it is in (first match wins). Other
+# standard-library frames (contextlib, threading, random, ...) count for their caller's area.
+AREAS = (('artbot_bridge/', 'the bridge'), ('rclpy/', 'rclpy executor and entities'),
+         ('websockets/', 'websockets'), ('asyncio/', 'asyncio'), ('selectors', 'asyncio'),
+         ('json/', 'json'), ('msg/_', 'generated messages'))
+
+
+def area(frames: List[str]) -> str:
+    """Return the area of the innermost frame that belongs to one."""
+    for frame in reversed(frames):
+        for mark, name in AREAS:
+            if mark in frame:
+                return name
+    return 'other'
+
+
+def busy_tables(raw: Path, top: int = 20) -> Tuple[List[str], List[str], int]:
+    """Return markdown rows by area and by function (self time), and the busy sample count."""
     own: Counter = Counter()
+    areas: Counter = Counter()
     busy = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(' ')
@@ -53,9 +70,11 @@ def busy_table(raw: Path, top: int = 20) -> Tuple[List[str], int]:
             continue
         busy += int(count)
         own[(frames[0].split(': ')[-1], frames[-1])] += int(count)
-    rows = [f'| {100.0 * n / busy:.1f} % | {thread} | `{frame}` |'
-            for (thread, frame), n in own.most_common(top)]
-    return rows, busy
+        areas[area(frames)] += int(count)
+    by_area = [f'| {100.0 * n / busy:.1f} % | {area} |' for area, n in areas.most_common()]
+    by_function = [f'| {100.0 * n / busy:.1f} % | {thread} | `{frame}` |'
+                   for (thread, frame), n in own.most_common(top)]
+    return by_area, by_function, busy
 
 
 def main() -> None:
@@ -77,9 +96,8 @@ def main() -> None:
                 finally:
                     bridge.close()
                     stop(flood)
-            rows, busy = busy_table(Path(scratch, 'stream.raw'))
-            sections.append((f'Stream forwarding, {rate[0]:.0f} messages/s at the hub', rows,
-                             busy))
+            sections.append((f'Stream forwarding, {rate[0]:.0f} messages/s at the hub',
+                             *busy_tables(Path(scratch, 'stream.raw'))))
 
             service = spawn('service')
             bridge = BridgeProcess(run.trigger_params(hub, 'profile-rtt'))
@@ -92,18 +110,19 @@ def main() -> None:
             finally:
                 bridge.close()
                 stop(service)
-            rows, busy = busy_table(Path(scratch, 'rtt.raw'))
             p50, p99 = run.percentiles(times)
             sections.append((f'3,000 Trigger commands, p50 {p50:.2f} ms, p99 {p99:.2f} ms',
-                             rows, busy))
+                             *busy_tables(Path(scratch, 'rtt.raw'))))
         finally:
             hub.close()
     text = ['# Profiles of the hot paths', '', f'Machine: {run.machine()}', '',
             f'Run: {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, py-spy at 500 Hz, '
             'busy samples only (waiting left out), self time by function.', '']
-    for title, rows, busy in sections:
-        text += [f'## {title}', '', f'{busy} busy samples.', '',
-                 '| share | thread | function (file:line) |', '| --- | --- | --- |'] + rows + ['']
+    for title, by_area, by_function, busy in sections:
+        text += [f'## {title}', '', f'{busy} busy samples.', '', '| share | area |',
+                 '| --- | --- |'] + by_area + [
+                 '', '| share | thread | function (file:line) |', '| --- | --- | --- |'] + \
+            by_function + ['']
     (ROOT / 'bench' / 'PROFILE.md').write_text('\n'.join(text))
     print('\n'.join(text))
 

@@ -96,7 +96,7 @@ def hub_round_trips(hub: HubHarness, agent: str, count: int) -> List[float]:
             if message.get('success') is True:
                 future.set_result(time.perf_counter())
             else:  # a refusal is fast and would pass for a round trip
-                future.set_exception(SystemExit(f'command refused: {message.get("data")}'))
+                future.set_exception(RuntimeError(f'command refused: {message.get("data")}'))
         await original(agent_id, message)
 
     async def measure() -> List[float]:
@@ -112,7 +112,7 @@ def hub_round_trips(hub: HubHarness, agent: str, count: int) -> List[float]:
             try:
                 answered = await asyncio.wait_for(waiting[command_id], 10)
             except asyncio.TimeoutError:
-                raise SystemExit(f'command {i} to {agent} got no answer in 10 s') from None
+                raise RuntimeError(f'command {i} to {agent} got no answer in 10 s') from None
             if i >= 20:
                 times.append((answered - started) * 1000)
         return times

@@ -1,5 +1,6 @@
 """Forwarding throughput and stream latency: one topic, every message to the hub."""
 
+import math
 import statistics
 import time
 from typing import Any, Dict, List, Optional, Tuple
@@ -105,6 +106,6 @@ def stream_at(hub: HubHarness, rate: float, count: int) -> Tuple[float, float, f
             bridge.close()
             if ticks is not None:
                 stop(ticks)
-    ordered = sorted(frames.latencies)
+    ordered = sorted(frames.latencies) or [math.nan]
     p99 = ordered[max(0, int(len(ordered) * 0.99) - 1)]
     return 100.0 * len(frames.ids) / published, statistics.median(ordered), p99
