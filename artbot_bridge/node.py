@@ -81,17 +81,9 @@ class BridgeNode(Node):
         super().__init__('artbot_bridge', **kwargs)
         self.settings = declare_and_read(self)
         self.board = StatusBoard(self.settings)
+        source_types = {name: self._source_type(name, slot.settings)
+                        for name, slot in self.board.slots.items()}  # bad types fail first
         self._loop = LoopThread()
-        self.streams: List[StreamForwarder] = []
-        for name, slot in self.board.slots.items():
-            msg_type = self._source_type(name, slot.settings)
-            if slot.settings.mode == 'stream':
-                stream = StreamForwarder(slot, self.settings.agent_id, self._loop.call_soon,
-                                         lambda frame: self.hub.stream_frame(frame))
-                self.streams.append(stream)
-                self.create_subscription(msg_type, slot.settings.topic, stream.offer, STREAM)
-            else:
-                self.create_subscription(msg_type, slot.settings.topic, slot.store, LATEST_ONLY)
         self.recent_logs: Deque[Dict[str, Any]] = deque(maxlen=500)
         self._log_limit = RateLimiter(self.settings.log_rate, 2 * self.settings.log_rate)
         router = CommandRouter(self, self.settings.commands, self._forward_log,
@@ -113,6 +105,17 @@ class BridgeNode(Node):
                              self.dispatcher.on_command, self._on_link, self.get_logger(),
                              self.spool)
         self.hub.outbox.preload(pending)
+        self.streams: List[StreamForwarder] = []
+        for name, slot in self.board.slots.items():
+            if slot.settings.mode == 'stream':
+                stream = StreamForwarder(slot, self.settings.agent_id, self._loop.call_soon,
+                                         self.hub.stream_frame)
+                self.streams.append(stream)
+                self.create_subscription(source_types[name], slot.settings.topic, stream.offer,
+                                         STREAM)
+            else:
+                self.create_subscription(source_types[name], slot.settings.topic, slot.store,
+                                         LATEST_ONLY)
         self._connected_pub = self.create_publisher(Bool, '~/hub_connected', LATCHED,
                                                     **QUIET_PUB)
         self._commands_pub = self.create_publisher(String, '~/commands', 10, **QUIET_PUB)

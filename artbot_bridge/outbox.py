@@ -6,8 +6,8 @@ Command responses wait in a bounded FIFO and go out first, in order; log lines w
 own, smaller FIFO and go after the telemetry, and stream frames go last, so neither a flood of
 logs nor a fast stream can push out a command result. Past a queue's length bound its oldest
 frame is dropped and counted; past the byte budget of the queues together, the oldest stream
-frames go first, then log lines, then responses. The outbox
-belongs to the hub link's event loop: other threads reach it through `LoopThread.call_soon`.
+frames go first, then log lines, then responses. The outbox belongs to the hub link's event
+loop: other threads reach it through `LoopThread.call_soon`.
 """
 
 import asyncio

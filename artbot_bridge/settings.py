@@ -207,7 +207,7 @@ class Settings(BaseModel):
         description='stream frames kept while the link is busy or down (oldest dropped)')
     max_queued_bytes: int = Field(
         default=8 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024,
-        description='bytes of responses and log lines kept while the link is down')
+        description='bytes of responses, log lines and stream frames kept while the link is down')
     max_commands_per_minute: int = Field(
         default=600, ge=1, le=1_000_000,
         description='commands accepted per minute; more are answered as refused')

@@ -94,6 +94,7 @@ def stream_at(hub: HubHarness, rate: float, count: int) -> Tuple[float, float, f
         frames.keep = True
         bridge = BridgeProcess(stream_params(hub, 'bench-ticks', rate))
         ticks: Optional[Any] = None
+        published = count
         try:
             hub.wait_connected('bench-ticks', timeout=30)
             ticks = spawn('ticks', TOPIC, rate, count)
