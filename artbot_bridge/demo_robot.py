@@ -1,4 +1,4 @@
-"""Simulated iRobot Create 3 that publishes battery, dock and odometry data for demos."""
+"""Simulated iRobot Create 3 with an OAK camera: battery, dock, odometry and camera for demos."""
 
 import math
 from typing import Any, Optional
@@ -9,7 +9,7 @@ from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from sensor_msgs.msg import BatteryState
+from sensor_msgs.msg import BatteryState, CameraInfo
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
@@ -155,13 +155,16 @@ class DemoRobot(Node):
         self._dock_pub = self.create_publisher(Bool, 'dock_status', 10)
         self._odom_pub = self.create_publisher(Odometry, 'odom', 10)
         self._running_pub = self.create_publisher(Bool, 'workspace_running', 10)
+        self._camera_pub = self.create_publisher(CameraInfo, 'oak/rgb/camera_info', 10)
         self._last_step: Optional[int] = None
         self.create_timer(0.05, self._on_sim_timer)
         self.create_timer(0.2, self._publish_battery)
         self.create_timer(0.5, self._publish_status)
         for name, handler in (('start_workspace', self.sim.start_workspace),
                               ('stop_workspace', self.sim.stop_workspace),
-                              ('dock', self.sim.dock), ('undock', self.sim.undock)):
+                              ('dock', self.sim.dock), ('undock', self.sim.undock),
+                              ('restart_create3', lambda: (True, 'create3 restarted')),
+                              ('reboot_create3', lambda: (True, 'create3 rebooted'))):
             self.create_service(Trigger, '~/' + name, self._trigger(name, handler))
         self.get_logger().info(f'Demo robot ready (battery {self.sim.percentage:.0%})')
 
@@ -212,6 +215,10 @@ class DemoRobot(Node):
     def _publish_status(self) -> None:
         self._dock_pub.publish(Bool(data=self.sim.docked))
         self._running_pub.publish(Bool(data=self.sim.running))
+        camera = CameraInfo(width=640, height=480, distortion_model='plumb_bob')
+        camera.header.stamp = self.get_clock().now().to_msg()
+        camera.header.frame_id = 'oak_rgb_camera_optical_frame'
+        self._camera_pub.publish(camera)
 
 
 def main(args: Optional[list[str]] = None) -> None:

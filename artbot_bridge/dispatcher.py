@@ -49,6 +49,7 @@ class Dispatcher:
         self._tasks: Set[asyncio.Future] = set()
         self.on_received: Optional[Callable[[Union[Command, ProtocolError]], None]] = None
         self.on_answered: Optional[Callable[[str, str], None]] = None  # (id, repeat frame)
+        self.after_answer: Optional[Callable[[str], None]] = None  # (action), once answered
 
     @property
     def allowed(self) -> Tuple[str, ...]:
@@ -71,7 +72,8 @@ class Dispatcher:
             return
         refusal = self._refusal(item)
         if refusal:
-            self._answer(command_id, False, {'message': refusal, 'allowed': list(self.allowed)})
+            self._answer(command_id, False, {'message': refusal, 'allowed': list(self.allowed)},
+                         item.action)
             return
         self._running[command_id] = item.action
         task = asyncio.ensure_future(self._run(item))
@@ -108,9 +110,10 @@ class Dispatcher:
                                                f'{type(err).__name__}: {err}'}
         finally:
             self._running.pop(command.command_id, None)
-        self._answer(command.command_id, success, data)
+        self._answer(command.command_id, success, data, command.action)
 
-    def _answer(self, command_id: str, success: bool, data: Dict[str, Any]) -> None:
+    def _answer(self, command_id: str, success: bool, data: Dict[str, Any],
+                action: str = '') -> None:
         frame = command_response(self.agent_id, command_id, success, data)
         if len(frame) > self._max_bytes:
             note = {'message': f'response of {len(frame)} bytes is over the limit of '
@@ -126,6 +129,8 @@ class Dispatcher:
             self._send(frame)
         if self.on_answered is not None:
             self.on_answered(command_id, stub or frame)
+        if self.after_answer is not None and action:
+            self.after_answer(action)
 
     async def drain(self, timeout: float) -> None:
         """Wait up to `timeout` for running commands, then cancel them (each still answered)."""

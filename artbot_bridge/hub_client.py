@@ -25,6 +25,7 @@ from .backoff import Backoff
 from .loop_thread import in_daemon_thread
 from .outbox import LOGS, Outbox, RESPONSES, STREAM
 from .protocol import Command, encode, parse_command, ProtocolError
+from .protocol import STATUS_FLIPPING_ACTIONS
 from .settings import Settings, SettingsError
 
 if TYPE_CHECKING:  # sqlite3 is loaded only when an outbox file is configured
@@ -191,6 +192,11 @@ class HubClient:
         """Queue one stream source frame (sent after everything else, never kept on disk)."""
         if self.stats.telemetry:
             self.outbox.put(STREAM, frame)
+
+    def answered(self, action: str) -> None:
+        """Send robot_status at once after an action the hub flips the robot's status on."""
+        if action in STATUS_FLIPPING_ACTIONS and self._ws is not None:
+            asyncio.ensure_future(self._status())
 
     def _queue(self, queue: str, frame: str) -> None:
         row = self.spool.add(queue, frame) if self.spool is not None else None

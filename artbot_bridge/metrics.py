@@ -43,7 +43,7 @@ class SystemSampler:
             'memory_percent': _round(memory.percent),
             'temperature': _round(self.temperature()),
             'battery_level': _round(self.host_battery()),
-            'uptime': int(time.monotonic() - self._started),
+            'uptime': self.uptime(),
             'system_uptime': int(time.time() - self._boot_time),
             'disk_percent': _round(self._disk_percent()),
             'load_average': [_round(v, 2) for v in os.getloadavg()],
@@ -52,6 +52,10 @@ class SystemSampler:
             'process_rss_mb': _round(rss / 2 ** 20),
             'process_cpu_percent': _round(process_cpu),
         }
+
+    def uptime(self) -> int:
+        """Return the seconds since the bridge started (the original agent's `uptime`)."""
+        return int(time.monotonic() - self._started)
 
     def _disk_percent(self) -> Optional[float]:
         try:

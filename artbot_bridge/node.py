@@ -23,16 +23,16 @@ from std_srvs.srv import SetBool, Trigger
 from . import __version__
 from .commands import CommandRouter
 from .dispatcher import CommandError, Dispatcher, Handler, Outcome
-from .hub_client import HubClient, Telemetry
+from .hub_client import HubClient
 from .loop_thread import LoopThread
-from .metrics import SystemSampler
 from .parameters import declare_and_read
-from .protocol import Command, ProtocolError
+from .protocol import Command, ProtocolError, utc_timestamp
 from .ratelimit import RateLimiter
 from .ros_codec import check_path, InterfaceTypeError, load_interface
 from .settings import SettingsError
 from .status import StatusBoard
 from .stream import StreamForwarder
+from .telemetry import RobotTelemetry
 
 if TYPE_CHECKING:  # sqlite3 is loaded only when an outbox file is configured
     from .spool import Spool
@@ -53,32 +53,13 @@ QUIET_PUB = {'event_callbacks': PublisherEventCallbacks(use_default_callbacks=Fa
 QUIET_SUB = {'event_callbacks': SubscriptionEventCallbacks(use_default_callbacks=False)}
 
 
-class RobotTelemetry(Telemetry):
-    """Heartbeat from psutil plus the status sources' flat keys; robot_status from sources."""
-
-    def __init__(self, board: StatusBoard) -> None:
-        self.board = board
-        self.sampler = SystemSampler()
-
-    def heartbeat(self) -> Dict[str, Any]:
-        """Return host metrics with the robot's flat keys over them."""
-        data = self.sampler.sample()
-        flat = self.board.flat_keys()
-        if flat.get('battery_level') is None and 'battery_level' in flat:
-            flat.pop('battery_level')  # keep the host's own battery, if it has one
-        data.update(flat)
-        return data
-
-    def robot_status(self) -> Dict[str, Any]:
-        """Return the status sources' report; `status: online` keeps the hub taking commands."""
-        return {'status': 'online', **self.board.robot_status()}
-
-
 class BridgeNode(Node):
     """One node per robot: status sources in, commands out, one hub link."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__('artbot_bridge', **kwargs)
+        # Every given name is declared first, so that parameters.py can refuse a misspelt one.
+        super().__init__('artbot_bridge', automatically_declare_parameters_from_overrides=True,
+                         **kwargs)
         self.settings = declare_and_read(self)
         self.board = StatusBoard(self.settings)
         source_types = {name: self._source_type(name, slot.settings)
@@ -101,9 +82,11 @@ class BridgeNode(Node):
             max_bytes=self.settings.max_response_bytes)
         self.dispatcher.on_received = self._echo_command
         self.spool, pending = self._open_spool()
-        self.hub = HubClient(self.settings, RobotTelemetry(self.board), self._registration,
+        telemetry = RobotTelemetry(self.board, self.settings.location)
+        self.hub = HubClient(self.settings, telemetry, self._registration,
                              self.dispatcher.on_command, self._on_link, self.get_logger(),
                              self.spool)
+        self.dispatcher.after_answer = self.hub.answered
         self.hub.outbox.preload(pending)
         self.streams: List[StreamForwarder] = []
         for name, slot in self.board.slots.items():
@@ -267,7 +250,7 @@ class BridgeNode(Node):
         """Send a log line to the hub, never refused (the bridge's own reports; any thread)."""
         if len(message) > MAX_LOG_CHARS:
             message = f'{message[:MAX_LOG_CHARS]}... ({len(message)} characters)'
-        entry = {'level': level, 'message': message, 'time': time.time(), **extra}
+        entry = {'level': level, 'message': message, 'timestamp': utc_timestamp(), **extra}
         self.recent_logs.append(entry)
         self._loop.call_soon(lambda: self.hub.log_entry(**entry))
 
@@ -312,7 +295,8 @@ class BridgeNode(Node):
         stats.update(commands_received=self.dispatcher.received,
                      command_repeats=self.dispatcher.ledger.repeats,
                      log_lines_refused=self._log_limit.refused,
-                     stream_messages_refused=sum(s.limit.refused for s in self.streams))
+                     stream_messages_refused=sum(s.limit.refused for s in self.streams),
+                     stale_sources=','.join(self.board.stale_names()))
         status.values = [KeyValue(key=key, value='' if value is None else str(value))
                          for key, value in stats.items()]
         array = DiagnosticArray(status=[status])

@@ -28,7 +28,10 @@ _HUB_KEYS = frozenset((
     'robot_id', 'status', 'hostname', 'ip_address', 'system_info', 'capabilities', 'sources',
     'last_heartbeat', 'cpu_usage', 'memory_usage', 'cpu_percent', 'memory_percent',
     'temperature', 'battery_level', 'is_charging', 'is_docked', 'create3_connected',
-    'create3_status', 'oak_connected', 'workspace_running', 'uptime', 'logs', 'timestamp'))
+    'create3_status', 'oak_connected', 'workspace_running', 'uptime', 'logs', 'timestamp',
+    'id', 'agent_id', 'name', 'location', 'current_action', 'network_latency', 'battery',
+    'oak_camera_connected', 'workspace_status', 'uptime_seconds', 'last_update',
+    'registered_at'))
 
 
 class SettingsError(ValueError):
@@ -48,6 +51,20 @@ def split_pairs(value: object) -> object:
     return value
 
 
+def split_words(value: object) -> object:
+    """Turn ['key:value=word', ...] into (('key', 'value', 'word'), ...); other values pass."""
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        triples = []
+        for item in value:
+            key, _, rest = item.partition(':')
+            raw, sep, word = rest.partition('=')
+            if not sep or not _FLAT_KEY.match(key.strip()) or not raw.strip():
+                raise ValueError(f"expected 'key:value=word', got {item!r}")
+            triples.append((key.strip(), raw.strip().lower(), word.strip()))
+        return tuple(triples)
+    return value
+
+
 class SourceSettings(BaseModel):
     """One ROS topic that feeds robot_status (one row of the `status_sources` table)."""
 
@@ -61,6 +78,9 @@ class SourceSettings(BaseModel):
         default=(), description='dotted field paths to report (empty: the whole message)')
     flat: Tuple[Tuple[str, str], ...] = Field(
         default=(), description='key=field.path pairs promoted to flat keys of robot_status')
+    map: Tuple[Tuple[str, str, str], ...] = Field(  # noqa: A003 - users write <source>.map
+        default=(), description="key:value=word triples: a flat key's value as the hub's word, "
+                                'e.g. workspace_status:true=running')
     presence: str = Field(
         default='', description='flat key that is true while this source is fresh')
     stale_after: float = Field(
@@ -75,6 +95,7 @@ class SourceSettings(BaseModel):
         description='stream mode: messages per second forwarded, at most (more are dropped)')
 
     _split_flat = field_validator('flat', mode='before')(split_pairs)
+    _split_map = field_validator('map', mode='before')(split_words)
 
     @field_validator('presence')
     @classmethod
@@ -82,6 +103,14 @@ class SourceSettings(BaseModel):
         if value and not _FLAT_KEY.match(value):
             raise ValueError(f'not a valid key: {value!r}')
         return value
+
+    @model_validator(mode='after')
+    def _check_mapped_keys(self) -> 'SourceSettings':
+        flat = {key for key, _ in self.flat}
+        unknown = sorted({key for key, _, _ in self.map} - flat)
+        if unknown:
+            raise ValueError(f'map names keys that are not in flat: {", ".join(unknown)}')
+        return self
 
     @model_validator(mode='after')
     def _check_stream_name(self) -> 'SourceSettings':
@@ -177,6 +206,9 @@ class Settings(BaseModel):
         description='largest inbound frame accepted, in bytes')
     env_file: str = Field(
         default='.env', description='file of KEY=value lines read like the environment')
+    location: str = Field(
+        default='', max_length=200,
+        description="where the robot is, shown on the hub's card (empty: the hub's default)")
     tls_ca_file: str = Field(
         default='', description='CA bundle that signs the hub certificate (empty: system CAs)')
     tls_cert_file: str = Field(

@@ -4,11 +4,16 @@ Latest-value slots for the status sources, and robot_status built from them.
 ROS callbacks only call `SourceSlot.store` (two attribute writes): a 100 Hz topic costs its
 deserialisation and nothing more. Conversion to JSON-able values happens once per robot_status,
 on the hub link's side.
+
+A value the bridge does not know (a stale or silent source, a battery that reports NaN) is left
+out of the flat keys, never sent as null: the hub merges robot_status into its record, and a
+null under a key it computes with kills its reader. Staleness shows in the source's detail
+(`sources.<name>.stale`), in its presence key and in /diagnostics.
 """
 
 import math
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .ros_codec import get_path, to_plain
 from .settings import Settings, SourceSettings
@@ -54,7 +59,7 @@ MEANINGS: Dict[str, Tuple[Tuple[str, ...], Callable[[Any], Dict[str, Any]]]] = {
 class SourceSlot:
     """The latest message of one status source and when it arrived."""
 
-    __slots__ = ('settings', 'type', 'meaning', 'stale_limit', 'msg', 'stamp', 'count',
+    __slots__ = ('settings', 'type', 'meaning', 'words', 'stale_limit', 'msg', 'stamp', 'count',
                  '_clock')
 
     def __init__(self, settings: SourceSettings, stale_limit: float,
@@ -62,6 +67,9 @@ class SourceSlot:
         self.settings = settings
         self.type = normalize_type(settings.type)
         self.meaning = MEANINGS.get(self.type, ((), None))  # (flat keys, reader), once per type
+        self.words: Dict[str, Dict[str, str]] = {}  # flat key -> {value as text: hub word}
+        for key, raw, word in settings.map:
+            self.words.setdefault(key, {})[raw] = word
         self.stale_limit = stale_limit
         self.msg: Any = None
         self.stamp = 0.0
@@ -73,6 +81,14 @@ class SourceSlot:
         self.msg = msg
         self.stamp = self._clock()
         self.count += 1
+
+    def word(self, key: str, value: Any) -> Any:
+        """Return the hub's word for `value` under `key` (`map`), else the value itself."""
+        words = self.words.get(key)
+        if not words:
+            return value
+        text = ('true' if value else 'false') if isinstance(value, bool) else str(value).lower()
+        return words.get(text, value)
 
     def fresh_message(self) -> Tuple[Any, float]:
         """Return (message, age in s) while fresh; (None, age) once stale or never received."""
@@ -93,8 +109,12 @@ class StatusBoard:
         }
 
     def flat_keys(self) -> Dict[str, Any]:
-        """Return the flat keys (hub-known first): None where their source is stale."""
+        """Return the flat keys (hub-known first); a stale source's keys are left out."""
         return self._build(detail=False)[0]
+
+    def stale_names(self) -> List[str]:
+        """Return the names of the sources with no fresh message (for /diagnostics)."""
+        return [name for name, slot in self.slots.items() if slot.fresh_message()[0] is None]
 
     def robot_status(self) -> Dict[str, Any]:
         """Return robot_status data: flat keys first, per-source detail under `sources`."""
@@ -109,10 +129,14 @@ class StatusBoard:
             cfg = slot.settings
             keys, reader = slot.meaning
             meaning = reader(msg) if reader and msg is not None else {}
-            for key in keys:
-                flat[key] = meaning.get(key)
-            for key, path in cfg.flat:
-                flat[key] = get_path(msg, path) if msg is not None else None
+            if msg is not None:
+                for key in keys:
+                    if meaning.get(key) is not None:
+                        flat[key] = meaning[key]
+                for key, path in cfg.flat:
+                    value = get_path(msg, path)
+                    if value is not None:
+                        flat[key] = slot.word(key, value)
             if cfg.presence:
                 flat[cfg.presence] = msg is not None
             if detail:

@@ -190,9 +190,10 @@ def test_action_goal_with_feedback_forwarded_and_result_returned(setup):
     assert reply['data']['result']['sequence'] == [0, 1, 1, 2, 3, 5]
     assert reply['data']['status'] == 'succeeded'
     feedback = [m['data'] for m in hub.messages('bot-cmd', 'log_entry')
-                if m['data'].get('command_id') == command_id]
+                if m['data'].get('details', {}).get('command_id') == command_id]
     assert feedback and feedback[0]['message'] == 'fib feedback'
-    assert feedback[-1]['feedback']['sequence'][:3] == [0, 1, 1]
+    assert feedback[0]['level'] == 'INFO'
+    assert feedback[-1]['details']['feedback']['sequence'][:3] == [0, 1, 1]
 
 
 def test_unknown_action_lists_the_allowed_ones_and_the_bridge_keeps_running(setup):

@@ -40,7 +40,8 @@ def test_commands_echo_events_and_rosout_reach_the_hub(hub, start_bridge, ros):
     assert any(json.loads(m.data).get('command_id') == command_id for m in echoed)
     assert any(e['message'] == 'workspace started by the operator' for e in logs())
     errors = [e for e in logs() if e.get('source') == 'rosout']
-    assert {e['logger'] for e in errors} == {'motor_driver'} and errors[0]['level'] == 'error'
+    assert {e['details']['logger'] for e in errors} == {'motor_driver'}
+    assert errors[0]['level'] == 'ERROR' and errors[0]['timestamp']  # as the hub files them
 
 
 def test_get_status_set_telemetry_and_reconnect_services(hub, start_bridge, ros):

@@ -1,4 +1,4 @@
-"""StatusBoard with real generated messages (no rclpy): meanings, flat keys, staleness."""
+"""StatusBoard with real generated messages (no rclpy): meanings, flat keys, staleness, words."""
 
 import math
 
@@ -25,14 +25,17 @@ def board(clock):
          'flat': ['is_docked=data']},
         {'name': 'odom', 'topic': '/odom', 'type': 'nav_msgs/msg/Odometry',
          'fields': ['pose.pose.position.x', 'twist.twist.linear.x']},
+        {'name': 'workspace', 'topic': '/running', 'type': 'std_msgs/msg/Bool',
+         'flat': ['workspace_running=data', 'workspace_status=data'],
+         'map': ['workspace_status:true=running', 'workspace_status:False=stopped']},
     ], {})
     return StatusBoard(settings, clock)
 
 
-def test_never_received_sources_are_stale_and_flat_keys_null():
+def test_never_received_sources_are_stale_and_their_flat_keys_left_out():
     status = board(Clock()).robot_status()
-    assert status['battery_level'] is None and status['is_charging'] is None
-    assert status['create3_connected'] is False and status['is_docked'] is None
+    assert set(status) == {'create3_connected', 'sources'}  # no null for the hub to choke on
+    assert status['create3_connected'] is False
     assert all(source['stale'] and source['data'] is None
                for source in status['sources'].values())
 
@@ -70,6 +73,23 @@ def test_stale_source_reports_stale_not_its_last_value():
     b.slots['dock'].store(Bool(data=True))
     clock.now += 3.0  # battery stale after 2 s, dock (global 5 s) still fresh
     status = b.robot_status()
-    assert status['battery_level'] is None and status['create3_connected'] is False
+    assert 'battery_level' not in status and 'is_charging' not in status
+    assert status['create3_connected'] is False
     assert status['sources']['battery']['stale'] and status['sources']['battery']['age_s'] == 3
     assert status['is_docked'] is True and not status['sources']['dock']['stale']
+
+
+def test_unknown_battery_level_is_left_out_not_null():
+    b = board(Clock())
+    b.slots['battery'].store(BatteryState(percentage=math.nan, capacity=0.0))
+    flat = b.flat_keys()
+    assert 'battery_level' not in flat and flat['is_charging'] is False
+
+
+def test_map_turns_a_value_into_the_hubs_word_and_keeps_the_raw_key():
+    b = board(Clock())
+    b.slots['workspace'].store(Bool(data=True))
+    assert b.flat_keys()['workspace_status'] == 'running'
+    assert b.flat_keys()['workspace_running'] is True
+    b.slots['workspace'].store(Bool(data=False))
+    assert b.flat_keys()['workspace_status'] == 'stopped'
