@@ -1,28 +1,38 @@
-"""Declare the bridge's parameters (descriptors from the Settings model) and read them once."""
+"""
+Declare the bridge's parameters (descriptors from the Settings model) and read them once.
 
-from typing import Any, Dict, List, Optional, Type
+The node is created with `automatically_declare_parameters_from_overrides`, so every name the
+params file or the command line gave is visible here through rclpy's public API. Each name is
+checked against the Settings model and its tables (a misspelt name stops start-up and names
+the closest real one), every value is validated by the model (one-line errors; an integer is
+accepted where a double is declared), and only then is each parameter declared read-only with
+its description, its range and the value the bridge runs with, so `ros2 param get`, `dump`
+and `describe` show exactly that.
+"""
+
+import difflib
+import socket
+from typing import Any, Dict, List, Optional, Set, Tuple, Type
 
 import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 
 from .settings import build_settings, CommandSettings, NOT_PARAMETERS, Settings, SettingsError
 from .settings import SourceSettings
 
-_TYPES = {
-    str: Parameter.Type.STRING,
-    float: Parameter.Type.DOUBLE,
-    int: Parameter.Type.INTEGER,
-    bool: Parameter.Type.BOOL,
-}
+TABLES = (('status_sources', SourceSettings), ('commands', CommandSettings))
+# Parameters that rclpy itself declares on every node, or reads for QoS overrides.
+ROS_OWN = ('use_sim_time', 'start_type_description_service')
+ROS_OWN_PREFIX = 'qos_overrides.'
 
 
-def _descriptor(info: FieldInfo) -> ParameterDescriptor:
+def _descriptor(info: FieldInfo, dynamic: bool = False) -> ParameterDescriptor:
     """Build a read-only descriptor with the field's description and range."""
-    descriptor = ParameterDescriptor(description=info.description or '', read_only=True)
+    descriptor = ParameterDescriptor(description=info.description or '', read_only=True,
+                                     dynamic_typing=dynamic)
     low = next((m.ge for m in info.metadata if isinstance(m, annotated_types.Ge)), None)
     high = next((m.le for m in info.metadata if isinstance(m, annotated_types.Le)), None)
     if low is not None and high is not None:
@@ -35,48 +45,83 @@ def _descriptor(info: FieldInfo) -> ParameterDescriptor:
     return descriptor
 
 
-def _declare_model(node: Node, model: Type[BaseModel], prefix: str = '',
-                   skip: tuple = ()) -> Dict[str, Any]:
-    """Declare one parameter per model field; return the values that were given or defaulted."""
-    values: Dict[str, Any] = {}
-    for name, info in model.model_fields.items():
-        if name in skip:
+def _fields(model: Type[BaseModel], skip: Tuple[str, ...] = ()) -> Dict[str, FieldInfo]:
+    return {name: info for name, info in model.model_fields.items() if name not in skip}
+
+
+def _unknown(name: str, known: Set[str]) -> SettingsError:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ''
+    return SettingsError(f"invalid parameter '{name}': no such parameter{hint}")
+
+
+def _given(node: Node) -> Dict[str, Any]:
+    """Return the values the params file and the command line gave, and forget them."""
+    given = {}
+    for name, parameter in node.get_parameters_by_prefix('').items():
+        if name in ROS_OWN or name.startswith(ROS_OWN_PREFIX):
             continue
-        descriptor = _descriptor(info)
-        if info.annotation not in _TYPES:  # tuples: string arrays, empty unless given
-            initial: Any = Parameter.Type.STRING_ARRAY
-        elif info.is_required():  # declared without a default: missing means None
-            initial = _TYPES[info.annotation]
-        else:
-            initial = info.default
-        value = node.declare_parameter(prefix + name, initial, descriptor).value
-        if value is not None:
-            values[name] = list(value) if isinstance(value, (list, tuple)) else value
-    return values
+        given[name] = parameter.value
+        node.undeclare_parameter(name)  # declared again below, typed and read-only
+    return given
 
 
-def _declare_names(node: Node, table: str, description: str) -> List[str]:
-    return list(node.declare_parameter(
-        table, Parameter.Type.STRING_ARRAY,
-        ParameterDescriptor(description=description, read_only=True)).value or [])
+def _names(given: Dict[str, Any], table: str) -> List[str]:
+    names = given.get(table) or []
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise SettingsError(f"invalid parameter '{table}': expected a list of names, "
+                            f'got {names!r}')
+    return list(names)
 
 
-def _declare_rows(node: Node, names: List[str], model: Type[BaseModel]) -> List[Dict[str, Any]]:
-    """Declare one parameter block per name of a nav2-style table (`<name>.<field>`)."""
-    return [{'name': name, **_declare_model(node, model, prefix=f'{name}.', skip=('name',))}
-            for name in names]
+def _declare(node: Node, name: str, info: FieldInfo, value: Any) -> None:
+    """Declare one parameter read-only with the value the bridge runs with."""
+    if isinstance(value, tuple):
+        value = list(value)
+    if info.annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    # An empty list has no element type for rclpy to infer: that one is typed by its value.
+    dynamic = isinstance(value, list) and not value
+    node.declare_parameter(name, value, _descriptor(info, dynamic), ignore_override=True)
+
+
+def _row_value(given: Dict[str, Any], key: str, info: FieldInfo) -> Any:
+    return given[key] if key in given else info.default
 
 
 def declare_and_read(node: Node, environ: Optional[Dict[str, str]] = None) -> Settings:
-    """Declare every parameter and return validated Settings (raises SettingsError)."""
-    values = _declare_model(node, Settings, skip=NOT_PARAMETERS)
-    source_names = _declare_names(
-        node, 'status_sources', 'names of the status sources; each has <name>.topic, ...')
-    command_names = _declare_names(
-        node, 'commands', 'allowed hub actions; each has <name>.service|topic|action, ...')
-    for name in sorted(set(source_names) & set(command_names)):
+    """Check every given name, validate every value, declare all; return the Settings."""
+    given = _given(node)
+    top = _fields(Settings, skip=NOT_PARAMETERS)
+    known = set(top) | {table for table, _ in TABLES}
+    rows: Dict[str, List[Dict[str, Any]]] = {}
+    for table, model in TABLES:
+        rows[table] = []
+        for row in _names(given, table):
+            fields = _fields(model, skip=('name',))
+            known |= {f'{row}.{field}' for field in fields}
+            rows[table].append({'name': row, **{field: given[f'{row}.{field}']
+                                                for field in fields if f'{row}.{field}' in given}})
+    for name in sorted(set(given) - known):
+        raise _unknown(name, known)
+    sources, commands = ({row['name'] for row in rows[table]} for table, _ in TABLES)
+    for name in sorted(sources & commands):
         raise SettingsError(f"invalid parameter 'commands': {name!r} is also a status source; "
                             'their <name>.* parameters would clash, rename one')
-    sources = _declare_rows(node, source_names, SourceSettings)
-    commands = _declare_rows(node, command_names, CommandSettings)
-    return build_settings(values, sources, environ, commands)
+    values = {name: given[name] for name in top if name in given}
+    namespace = node.get_namespace().strip('/')
+    if not values.get('agent_id') and namespace:  # two namespaced bridges, two agent ids
+        values['agent_id'] = f"{socket.gethostname()}-{namespace.replace('/', '-')}"
+    settings = build_settings(values, rows['status_sources'], environ, rows['commands'])
+    for name, info in top.items():
+        _declare(node, name, info, getattr(settings, name))
+    for table, model in TABLES:
+        node.declare_parameter(table, [r['name'] for r in rows[table]], ParameterDescriptor(
+            description=f'names of the {table.replace("_", " ")}; each has <name>.* '
+                        'parameters', read_only=True, dynamic_typing=not rows[table]),
+            ignore_override=True)
+        for row in rows[table]:
+            for field, info in _fields(model, skip=('name',)).items():
+                key = f"{row['name']}.{field}"
+                _declare(node, key, info, _row_value(given, key, info))
+    return settings

@@ -2,7 +2,7 @@
 
 import os
 import threading
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 from harness import BridgeProcess, FAST, HubHarness
 import pytest
@@ -28,8 +28,9 @@ def start_bridge() -> Iterator[Callable[..., BridgeProcess]]:
     """Return a factory of bridge processes (fast timings merged in); all are stopped after."""
     started: List[BridgeProcess] = []
 
-    def start(params: Dict[str, Any], env: Dict[str, str] = None) -> BridgeProcess:
-        bridge = BridgeProcess({**FAST, **params}, env)
+    def start(params: Dict[str, Any], env: Dict[str, str] = None,
+              ros_args: Tuple[str, ...] = ()) -> BridgeProcess:
+        bridge = BridgeProcess({**FAST, **params}, env, ros_args)
         started.append(bridge)
         return bridge
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from artbot_bridge.devhub.server import DevHub
 from artbot_bridge.loop_thread import LoopThread
@@ -131,7 +131,8 @@ class HubHarness:
 class BridgeProcess:
     """The real bridge, `python -m artbot_bridge`, with parameters from a YAML file."""
 
-    def __init__(self, params: Dict[str, Any], env: Optional[Dict[str, str]] = None) -> None:
+    def __init__(self, params: Dict[str, Any], env: Optional[Dict[str, str]] = None,
+                 ros_args: Tuple[str, ...] = ()) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix='artbot-bridge-test-')
         params_file = Path(self._dir.name, 'params.yaml')
         params_file.write_text(json.dumps({'/**': {'ros__parameters': params}}))  # JSON is YAML
@@ -143,7 +144,7 @@ class BridgeProcess:
         with open(self.log_path, 'wb') as log:
             self.process = subprocess.Popen(
                 [sys.executable, '-m', 'artbot_bridge', '--ros-args', '--params-file',
-                 str(params_file)],
+                 str(params_file), *ros_args],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=process_env, cwd=self._dir.name, start_new_session=True)
 

@@ -21,6 +21,13 @@ BAD = [
       'odom.fields': ['pose.nope']}, {}, 'odom'),
     ({'status_sources': ['dock'], 'dock.topic': '/d', 'dock.type': 'std_msgs/msg/Bool',
       'dock.flat': ['no_equals_sign']}, {}, 'dock.flat'),
+    ({'heartbeat_intervall': 5.0}, {}, "'heartbeat_intervall': no such parameter; did you mean "
+                                       "'heartbeat_interval'?"),
+    ({'status_sources': ['dock'], 'dock.topic': '/d', 'dock.type': 'std_msgs/msg/Bool',
+      'dock.flatt': ['is_docked=data']}, {}, "did you mean 'dock.flat'?"),
+    ({'battery.topic': '/b'}, {}, "'battery.topic': no such parameter"),  # not listed
+    ({'ping_timeout': 99999.0}, {}, "'ping_timeout': Input should be less than or equal to"),
+    ({'max_queued_logs': 1.5}, {}, "'max_queued_logs'"),
 ]
 
 
@@ -38,6 +45,37 @@ def test_bad_parameter_stops_startup_with_one_clear_line(params, env, named):
         bridge.close()
 
 
+def test_parameters_show_what_the_bridge_runs_with(hub, start_bridge, ros):
+    from rclpy.parameter import parameter_value_to_python
+    from rclpy.parameter_client import AsyncParameterClient
+    start_bridge({'hub_url': hub.url, 'agent_id': 'bot-params', 'heartbeat_interval': 5,
+                  'status_sources': ['dock'], 'dock.topic': '/d', 'dock.type': 'std_msgs/Bool',
+                  'dock.flat': ['is_docked=data'], 'dock.stale_after': 3})
+    hub.wait_connected('bot-params')  # an integer was taken where a double is declared
+    client = AsyncParameterClient(ros.node, '/artbot_bridge')
+    assert client.wait_for_services(10)
+
+    def result(future):
+        wait_for(future.done, 10, 'a parameter service answer')
+        return future.result()
+    names = result(client.list_parameters()).result.names
+    assert {'hub_url', 'status_sources', 'commands', 'dock.flat', 'dock.map'} <= set(names)
+    values = result(client.get_parameters(list(names))).values
+    got = dict(zip(names, (parameter_value_to_python(v) for v in values)))
+    assert all(v.type != 0 for v in values), got  # none "not set": `ros2 param dump` works
+    assert got['heartbeat_interval'] == 5.0 and got['dock.stale_after'] == 3.0
+    assert list(got['status_sources']) == ['dock'] and list(got['dock.flat']) == ['is_docked=data']
+    assert got['agent_id'] == 'bot-params' and list(got['commands']) == []
+
+
+def test_namespaced_bridges_without_an_agent_id_get_distinct_ids(hub, start_bridge):
+    import socket
+    for namespace in ('robot1', 'robot2'):
+        start_bridge({'hub_url': hub.url, 'agent_id': ''}, ros_args=('-r', f'__ns:=/{namespace}'))
+    for namespace in ('robot1', 'robot2'):
+        hub.wait_connected(f'{socket.gethostname()}-{namespace}')
+
+
 def test_env_file_overrides_parameters(hub, start_bridge, tmp_path):
     env_file = tmp_path / 'bridge.env'
     env_file.write_text('# the original agent\'s .env\nexport AGENT_ID="bot-from-env"\n')
@@ -49,7 +87,8 @@ def test_env_file_overrides_parameters(hub, start_bridge, tmp_path):
 def test_diagnostics_report_the_link(hub, start_bridge, ros):
     from diagnostic_msgs.msg import DiagnosticArray
     received = ros.collect(DiagnosticArray, '/diagnostics')
-    start_bridge({'hub_url': hub.url, 'agent_id': 'bot-diag'})
+    start_bridge({'hub_url': hub.url, 'agent_id': 'bot-diag', 'status_sources': ['silent'],
+                  'silent.topic': '/diag_never_published', 'silent.type': 'std_msgs/msg/Bool'})
     hub.wait_connected('bot-diag')
 
     def connected_values():
@@ -65,6 +104,7 @@ def test_diagnostics_report_the_link(hub, start_bridge, ros):
     assert values['url'] == hub.url.replace('http', 'ws') + '/ws/agent/bot-diag'
     for key in ('reconnects', 'last_error', 'rtt_ms'):
         assert key in values
+    assert values['stale_sources'] == 'silent'  # left out of the frames, shown here
 
 
 def test_launch_file():
@@ -83,7 +123,7 @@ def test_launch_file():
 def test_default_config_is_valid_yaml_for_the_node():
     yaml = pytest.importorskip('yaml')
     config = yaml.safe_load(Path(ROOT, 'config', 'bridge.yaml').read_text())
-    params = config['artbot_bridge']['ros__parameters']
+    params = config['/**']['ros__parameters']  # applies under any namespace
     for name in params['status_sources']:
         assert {'topic', 'type'} <= set(params[name]), name
     json.dumps(params)
