@@ -44,7 +44,17 @@ def main(args: Optional[List[str]] = None) -> int:
         return 2
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, name='ros-executor', daemon=True)
+    spinning = threading.Event()
+    spinning.set()
+
+    def spin() -> None:
+        # Not executor.spin(): its shutdown() from another thread destroys what a running
+        # callback still uses. This loop ends between two callbacks, and is joined before
+        # anything is destroyed.
+        while spinning.is_set() and rclpy.ok():
+            executor.spin_once()
+
+    spinner = threading.Thread(target=spin, name='ros-executor', daemon=True)
     code = 0
     try:
         node.start()
@@ -55,12 +65,20 @@ def main(args: Optional[List[str]] = None) -> int:
             print('artbot_bridge: the ROS executor stopped unexpectedly', file=sys.stderr)
             code = 1
     finally:
+        # Fixed order: the link, then the spin (joined, so that no callback runs on a node
+        # being destroyed), then the node and rclpy.
         node.get_logger().info('shutting down')
         node.shutdown()
-        executor.shutdown(timeout_sec=2.0)
+        spinning.clear()
+        executor.wake()
+        if spinner.ident is not None:
+            spinner.join(2.0)
+            if spinner.is_alive():  # a callback that does not return: ending rclpy wakes it
+                rclpy.try_shutdown()
+                spinner.join(2.0)
+        executor.shutdown(timeout_sec=1.0)
         node.destroy_node()
         rclpy.try_shutdown()
-        spinner.join(2.0)
     return code
 
 

@@ -155,6 +155,27 @@ def test_signal_exits_zero_with_clean_close(hub, start_bridge, signum):
     assert 'Traceback' not in bridge.output()
 
 
+def test_shutdown_while_callbacks_run_never_races_the_executor(hub, start_bridge, ros):
+    """Signals land while a 1 kHz topic keeps the executor busy; every exit is clean."""
+    from std_msgs.msg import Bool
+    topic = f'/busy_{int(time.time() * 1000) % 100000}'
+    publisher = ros.node.create_publisher(Bool, topic, 10)
+    ros.node.create_timer(0.001, lambda: publisher.publish(Bool(data=True)))
+    for run, signum in enumerate([signal.SIGINT, signal.SIGTERM] * 4):
+        agent_id = f'bot-busy-{run}'
+        bridge = start_bridge({'hub_url': hub.url, 'agent_id': agent_id,
+                               'status_sources': ['busy', 'fast'],
+                               'busy.topic': topic, 'busy.type': 'std_msgs/msg/Bool',
+                               'fast.topic': topic, 'fast.type': 'std_msgs/msg/Bool',
+                               'fast.mode': 'stream', 'fast.max_rate': 5000.0})
+        hub.wait_connected(agent_id)
+        wait_for(lambda: hub.messages(agent_id, 'robot_status'), 5, 'stream frames flowing')
+        bridge.signal(signum)
+        assert bridge.wait(10) == 0, bridge.output()
+        output = bridge.output()
+        assert 'Traceback' not in output and 'Exception in thread' not in output, output
+
+
 def _latched():
     from rclpy.qos import DurabilityPolicy, QoSProfile
     return QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
