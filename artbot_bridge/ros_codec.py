@@ -201,9 +201,9 @@ def check_path(msg_class: type, path: str) -> None:
 _BAD = object()  # returned by element converters for a value that does not fit
 _SETTER_ERRORS = (AssertionError, TypeError, ValueError, OverflowError)
 _FLOATS = {  # typename: (largest finite magnitude, expected-value text)
-    'float': (3.402823466e+38, 'float32 (number within +-3.402823466e+38)'),
-    'double': (1.7976931348623157e+308, 'float64 (number)'),
-    'long double': (math.inf, 'long double (number)'),
+    'float': (3.402823466e+38, 'float32 (finite number within +-3.402823466e+38)'),
+    'double': (1.7976931348623157e+308, 'float64 (finite number)'),
+    'long double': (1.7976931348623157e+308, 'long double (finite number)'),
 }
 _INT_ALIASES = {
     'short': 'int16', 'long': 'int32', 'long long': 'int64', 'unsigned short': 'uint16',
@@ -259,7 +259,11 @@ def _int_converter(typename: str) -> tuple:
 
 
 def _float_converter(typename: str) -> tuple:
-    """Return (convert, expected) for a floating point type; ints are converted."""
+    """Return (convert, expected) for a floating point type; ints are converted.
+
+    NaN and infinity are refused: a command that sets a velocity must not reach a motor
+    driver as nan or inf.
+    """
     bound, expected = _FLOATS[typename]
 
     def convert(value):
@@ -268,7 +272,7 @@ def _float_converter(typename: str) -> tuple:
                 value = float(value)
             except OverflowError:
                 return _BAD
-            if abs(value) <= bound or not math.isfinite(value):  # NaN and inf pass
+            if math.isfinite(value) and abs(value) <= bound:
                 return value
         return _BAD
     return convert, expected

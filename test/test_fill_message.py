@@ -151,6 +151,9 @@ def test_not_a_message():
     ('float32_value', True, 'bool True'),
     ('float64_value', '1.5', 'float64'),
     ('float64_value', 10 ** 400, 'float64'),
+    ('float64_value', math.nan, 'float64 (finite number)'),
+    ('float64_value', math.inf, 'float64 (finite number)'),
+    ('float32_value', -math.inf, 'float32'),
     ('bool_value', 1, 'expected bool'),
 ])
 def test_basic_types_rejected(field, value, fragment):
@@ -158,19 +161,25 @@ def test_basic_types_rejected(field, value, fragment):
     reject(BasicTypes(), {field: value}, field, fragment)
 
 
+def test_nan_in_a_sequence_or_a_nested_twist_never_reaches_a_motor():
+    reject(UnboundedSequences(), {'float64_values': [1.0, math.nan]}, 'float64_values[1]',
+           'finite number')
+    reject(Twist(), {'angular': {'z': -math.inf}}, 'angular.z', 'finite number')
+
+
 def test_basic_types_accepted():
     """Accept every basic type at its limits; bytes are given as ints."""
     msg = fill_message(BasicTypes(), {
         'bool_value': True, 'byte_value': 255, 'char_value': 200, 'float32_value': 3,
-        'float64_value': float('nan'), 'int8_value': -128, 'uint8_value': 255,
+        'float64_value': -1e308, 'int8_value': -128, 'uint8_value': 255,
         'int16_value': -32768, 'uint16_value': 65535, 'int32_value': -2 ** 31,
         'uint32_value': 2 ** 32 - 1, 'int64_value': -2 ** 63, 'uint64_value': 2 ** 64 - 1})
     assert msg.byte_value == b'\xff'
     assert msg.float32_value == 3.0 and isinstance(msg.float32_value, float)
-    assert math.isnan(msg.float64_value)
+    assert msg.float64_value == -1e308
     assert (msg.int8_value, msg.uint64_value) == (-128, 2 ** 64 - 1)
-    fill_message(msg, {'float32_value': float('inf'), 'float64_value': -1e308})
-    assert msg.float32_value == math.inf
+    fill_message(msg, {'float32_value': -3.4e38})
+    assert msg.float32_value == pytest.approx(-3.4e38)
 
 
 def test_strings():
@@ -243,11 +252,11 @@ def test_bounded_sequences():
 def test_unbounded_sequences():
     """Fill unbounded sequences of numbers, bools, bytes and strings."""
     msg = fill_message(UnboundedSequences(), {
-        'float32_values': [1, 2.5, float('nan')], 'int64_values': list(range(100)),
+        'float32_values': [1, 2.5, -0.0], 'int64_values': list(range(100)),
         'bool_values': [True, False], 'byte_values': [7], 'string_values': ['x', ''],
         'uint8_values': []})
     assert isinstance(msg.float32_values, array.array)
-    assert msg.float32_values[:2].tolist() == [1.0, 2.5] and math.isnan(msg.float32_values[2])
+    assert msg.float32_values.tolist() == [1.0, 2.5, -0.0]
     assert list(msg.int64_values) == list(range(100))
     assert msg.bool_values == [True, False]
     assert msg.byte_values == [b'\x07']
@@ -322,7 +331,7 @@ def test_generated_checks_accept_filled_values():
     for cls in (Arrays, BoundedSequences, UnboundedSequences):
         msg = fill_message(cls(check_fields=True), {
             'bool_values': [True, False, True], 'byte_values': [0, 1, 255],
-            'char_values': [1, 2, 3], 'float32_values': [1, 2.5, float('nan')],
+            'char_values': [1, 2, 3], 'float32_values': [1, 2.5, 1e38],
             'uint64_values': [0, 1, 2 ** 64 - 1], 'string_values': ['a', 'b', 'c'],
             'basic_types_values': [{'byte_value': 3, 'float32_value': 2}, {}, {}]})
         assert msg.basic_types_values[0].byte_value == b'\x03'
