@@ -9,15 +9,14 @@ connect, the retry policy (`Backoff`), and the per-connection tasks (receive, se
 
 import asyncio
 from dataclasses import asdict, dataclass
+from http.client import HTTPConnection, HTTPException, HTTPSConnection
 import inspect
 import json
 import socket
 import ssl
 import time
 from typing import Any, Callable, Dict, Optional, TYPE_CHECKING, Union
-from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
-from urllib.request import Request, urlopen
 
 import websockets
 
@@ -26,6 +25,7 @@ from .loop_thread import in_daemon_thread
 from .outbox import LOGS, Outbox, RESPONSES, STREAM
 from .protocol import Command, encode, parse_command, ProtocolError
 from .protocol import STATUS_FLIPPING_ACTIONS
+from .ratelimit import RateLimiter
 from .settings import Settings, SettingsError
 
 if TYPE_CHECKING:  # sqlite3 is loaded only when an outbox file is configured
@@ -119,22 +119,68 @@ def rejected_status(err: BaseException) -> Optional[int]:
     return getattr(response, 'status_code', None) or getattr(err, 'status_code', None)
 
 
-def post_json(url: str, body: Dict[str, Any], timeout: float, headers: Dict[str, str],
-              context: Optional[ssl.SSLContext]) -> Dict[str, Any]:
-    """POST a JSON body and return the JSON answer; raise RegistrationError on any failure."""
-    request = Request(url, data=json.dumps(body).encode(), method='POST',
-                      headers={'Content-Type': 'application/json', **headers})
-    try:
-        with urlopen(request, timeout=timeout, context=context) as response:
-            answer = json.loads(response.read() or b'{}')
-    except HTTPError as err:
-        detail = err.read(200).decode('utf-8', 'replace')
-        raise RegistrationError(f'registration refused: HTTP {err.code} {detail}'.strip(),
-                                err.code) from None
-    except (URLError, OSError, ValueError) as err:
-        reason = getattr(err, 'reason', err)
-        raise RegistrationError(f'registration failed: {reason}') from None
-    return answer if isinstance(answer, dict) else {}
+MAX_REPLY = 64 * 1024  # a registration answer is a few dozen bytes; more is not read
+
+
+class Registration:
+    """
+    One registration POST, run in a daemon thread, that the loop can cut short.
+
+    `http.client` rather than `urllib`: it follows no redirect (a redirect would carry the
+    bearer token to another host, or from https to plain http), and its socket can be shut
+    down from the loop when the whole request outlives `open_timeout` (a socket timeout only
+    bounds each read, and a hub that trickles its answer would hold it forever).
+    """
+
+    def __init__(self, url: str, timeout: float, headers: Dict[str, str],
+                 context: Optional[ssl.SSLContext]) -> None:
+        parts = urlsplit(url)
+        if parts.scheme == 'https':
+            self._connection: HTTPConnection = HTTPSConnection(
+                parts.hostname, parts.port, timeout=timeout, context=context)
+        else:
+            self._connection = HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        self._path = parts.path or '/'
+        self._headers = {'Content-Type': 'application/json', **headers}
+
+    def post(self, body: Dict[str, Any]) -> Dict[str, Any]:
+        """POST `body` and return the JSON answer; raise RegistrationError on any failure."""
+        try:
+            self._connection.request('POST', self._path, json.dumps(body).encode(),
+                                     self._headers)
+            response = self._connection.getresponse()
+            reply = response.read(MAX_REPLY + 1)
+        except (OSError, HTTPException) as err:
+            raise RegistrationError(f'registration failed: {type(err).__name__}: {err}'
+                                    .rstrip(': ')) from None
+        finally:
+            self._connection.close()
+        status = response.status
+        if 300 <= status < 400:
+            raise RegistrationError(
+                f'registration answered HTTP {status}, a redirect to '
+                f"{response.getheader('Location', '?')!r}; redirects are not followed "
+                '(set hub_url to where the hub is)', status)
+        if status >= 400:
+            detail = reply[:200].decode('utf-8', 'replace')
+            raise RegistrationError(f'registration refused: HTTP {status} {detail}'.strip(),
+                                    status)
+        if len(reply) > MAX_REPLY:
+            raise RegistrationError(f'registration answer over {MAX_REPLY} bytes; not read')
+        try:
+            answer = json.loads(reply or b'{}')
+        except ValueError as err:
+            raise RegistrationError(f'registration answer is not JSON: {err}') from None
+        return answer if isinstance(answer, dict) else {}
+
+    def cancel(self) -> None:
+        """Cut the request short from another thread: its blocked read returns at once."""
+        sock = self._connection.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 def local_address(url: str) -> str:
@@ -172,6 +218,7 @@ class HubClient:
         self._tls = tls_context(settings)
         self._headers = auth_headers(settings)
         self._refusal_logged = ''
+        self._drop_log = RateLimiter(0.2, 5.0)  # dropped-frame warnings: a burst, then 1 per 5 s
         self._ws: Any = None
         self._task: Optional[asyncio.Task] = None
         self._stopping = False
@@ -281,10 +328,17 @@ class HubClient:
             pass
 
     async def _register(self) -> None:
+        """Register; `open_timeout` bounds the whole request, however slowly the hub answers."""
         body = await in_daemon_thread(self._registration_body)
-        await in_daemon_thread(lambda: post_json(
-            self.settings.register_url, body, self.settings.open_timeout, self._headers,
-            self._tls))
+        timeout = self.settings.open_timeout
+        request = Registration(self.settings.register_url, timeout, self._headers, self._tls)
+        try:
+            await asyncio.wait_for(in_daemon_thread(lambda: request.post(body)), timeout)
+        except asyncio.TimeoutError:
+            raise RegistrationError(f'registration took longer than open_timeout '
+                                    f'({timeout:g} s)') from None
+        finally:
+            request.cancel()  # a request still running (timed out, or shutdown) ends now
 
     def _registration_body(self) -> Dict[str, Any]:
         body = self._registration()
@@ -333,7 +387,9 @@ class HubClient:
             except ProtocolError as err:
                 self.stats.bad_frames += 1
                 if err.command_id is None:
-                    self._log.warning(f'dropped an inbound frame: {err.reason}')
+                    if self._drop_log.allow():
+                        self._log.warning(f'dropped an inbound frame: {err.reason} '
+                                          f'({self.stats.bad_frames} so far)')
                     continue
                 command = err  # still answered, with the reason
             try:

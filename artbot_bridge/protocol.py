@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, TypeAdapter
 from pydantic import ValidationError
 
 MAX_DEPTH = 32  # nesting of command parameters; deeper is refused, not recursed into
-_LEADING_ID = re.compile(r'\s*\{\s*"command_id"\s*:\s*"((?:[^"\\]|\\.){1,200})"')
+MAX_ID = 200  # characters of a command id; a longer one is refused, never remembered
+_LEADING_ID = re.compile(r'\s*\{\s*"command_id"\s*:\s*"((?:[^"\\]|\\.){1,%d})"' % MAX_ID)
 OutboundType = Literal['heartbeat', 'robot_status', 'command_response', 'log_entry']
 
 # Keys the hub does arithmetic on after each message (its health score): a null or a string
@@ -51,7 +52,7 @@ class Command(BaseModel):
 
     model_config = ConfigDict(extra='allow', frozen=True)
 
-    command_id: str = Field(min_length=1, max_length=200)
+    command_id: str = Field(min_length=1, max_length=MAX_ID)
     type: Literal['robot_command', 'system_command'] = 'robot_command'  # noqa: A003
     action: str = Field(min_length=1, max_length=200)
     parameters: Dict[str, Any] = Field(default_factory=dict)
@@ -65,6 +66,28 @@ class Command(BaseModel):
         if nesting(value) > MAX_DEPTH:
             raise ValueError(f'nested deeper than {MAX_DEPTH} levels')
         return value
+
+
+def readable_id(value: Any) -> Optional[str]:
+    """Return a command id that can be answered and remembered (UTF-8 text, bounded), or None."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID:
+        return None
+    try:
+        value.encode('utf-8')  # a lone surrogate ("\ud800") has no UTF-8 form: not storable
+    except UnicodeEncodeError:
+        return None
+    return value
+
+
+def unicode_error(payload: Dict[str, Any], frame: str) -> Optional[str]:
+    """Return why a parsed frame holds text with no UTF-8 form (lone surrogates), or None."""
+    if '\\u' not in frame:
+        return None  # only a \u escape can make a lone surrogate: the usual frame costs nothing
+    try:
+        json.dumps(payload, ensure_ascii=False).encode('utf-8')
+    except UnicodeEncodeError as err:
+        return f'text that is not valid Unicode ({err.reason}: {err.object[err.start:err.end]!r})'
+    return None
 
 
 def nesting(value: Any) -> int:
@@ -86,7 +109,10 @@ _COMMAND = TypeAdapter(Command)
 def parse_command(frame: Any) -> Command:
     """Parse one inbound frame into a Command, or raise ProtocolError saying why."""
     if isinstance(frame, (bytes, bytearray, memoryview)):
-        raise ProtocolError('binary frame: the hub sends commands as JSON text')
+        text = bytes(frame).decode('utf-8', 'replace')
+        leading = _LEADING_ID.match(text)
+        command_id = readable_id(json.loads(f'"{leading.group(1)}"')) if leading else None
+        raise ProtocolError('binary frame: the hub sends commands as JSON text', command_id)
     try:
         payload = json.loads(frame)
     except ValueError as err:
@@ -94,19 +120,21 @@ def parse_command(frame: Any) -> Command:
     except RecursionError:
         # Too deep to parse, but a leading command_id can still be answered.
         leading = _LEADING_ID.match(frame)
-        command_id = json.loads(f'"{leading.group(1)}"') if leading else None
+        command_id = readable_id(json.loads(f'"{leading.group(1)}"')) if leading else None
         raise ProtocolError('not JSON the bridge reads: nested too deeply', command_id) from None
     if not isinstance(payload, dict):
         raise ProtocolError(f'expected a JSON object, got {type(payload).__name__}')
-    command_id = payload.get('command_id')
-    readable_id = command_id if isinstance(command_id, str) and command_id else None
+    command_id = readable_id(payload.get('command_id'))
+    bad_text = unicode_error(payload, frame)
+    if bad_text:
+        raise ProtocolError(f'the command holds {bad_text}', command_id)
     try:
         return _COMMAND.validate_python(payload)
     except ValidationError as err:
         first = err.errors()[0]
         field = '.'.join(str(part) for part in first['loc']) or 'command'
         raise ProtocolError(f'invalid command field {field!r}: {first["msg"]}',
-                            readable_id) from None
+                            command_id) from None
 
 
 def utc_timestamp() -> str:

@@ -23,6 +23,7 @@ NOT_PARAMETERS = ('hub_token', 'status_sources', 'commands')
 
 _AGENT_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')
 _FLAT_KEY = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+_TOKEN = re.compile(r'^[\x21-\x7e]{1,4096}$')  # an HTTP header value: one line, no spaces
 # Keys of the hub's robot record: a stream source's frames must not overwrite them.
 _HUB_KEYS = frozenset((
     'robot_id', 'status', 'hostname', 'ip_address', 'system_info', 'capabilities', 'sources',
@@ -269,6 +270,9 @@ class Settings(BaseModel):
             parts.port
         except ValueError as err:
             raise ValueError(f'bad port in {value!r}') from err
+        if parts.query or parts.fragment or (parts.username or parts.password):
+            raise ValueError(f'a query, fragment or user name in {value!r} is not used; '
+                             'give scheme://host:port[/path]')
         return value.strip().rstrip('/')
 
     @field_validator('agent_id')
@@ -295,6 +299,12 @@ class Settings(BaseModel):
             with open(self.hub_token_file, encoding='utf-8') as handle:
                 token = handle.read().strip()
             object.__setattr__(self, 'hub_token', SecretStr(token))
+        token = self.hub_token.get_secret_value().strip()
+        if token and not _TOKEN.match(token):  # the message never shows the token
+            origin = f'the file {self.hub_token_file!r}' if self.hub_token_file else 'HUB_TOKEN'
+            raise ValueError(f'the hub token in {origin} is not one line of visible ASCII '
+                             '(a second line, a space or a control character?)')
+        object.__setattr__(self, 'hub_token', SecretStr(token))
         return self
 
     @model_validator(mode='after')
@@ -313,19 +323,22 @@ class Settings(BaseModel):
 
     @property
     def ws_url(self) -> str:
-        """Return the URL of the agent socket."""
+        """Return the URL of the agent socket (under hub_url's path, if it has one)."""
         parts = urlsplit(self.hub_url)
         if parts.scheme in ('ws', 'wss'):
             return self.hub_url
         scheme = 'wss' if parts.scheme == 'https' else 'ws'
-        return urlunsplit((scheme, parts.netloc, f'/ws/agent/{self.agent_id}', '', ''))
+        path = f'{parts.path.rstrip("/")}/ws/agent/{self.agent_id}'
+        return urlunsplit((scheme, parts.netloc, path, '', ''))
 
     @property
     def http_url(self) -> str:
-        """Return the hub's HTTP base URL (scheme, host and port only)."""
+        """Return the hub's HTTP base URL: scheme, host, port and the path it is served under."""
         parts = urlsplit(self.hub_url)
-        scheme = {'ws': 'http', 'wss': 'https'}.get(parts.scheme, parts.scheme)
-        return urlunsplit((scheme, parts.netloc, '', '', ''))
+        if parts.scheme in ('ws', 'wss'):  # .../ws/agent/<id> as given: the hub's root
+            return urlunsplit(({'ws': 'http', 'wss': 'https'}[parts.scheme], parts.netloc,
+                               '', '', ''))
+        return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip('/'), '', ''))
 
     @property
     def register_url(self) -> str:

@@ -21,10 +21,36 @@ def settings(**values):
     ('ws://hub:8000/custom/path', 'ws://hub:8000/custom/path',
      'http://hub:8000/api/agents/register'),
     ('wss://hub/ws/agent/bot', 'wss://hub/ws/agent/bot', 'https://hub/api/agents/register'),
+    ('https://proxy.example/artbot/', 'wss://proxy.example/artbot/ws/agent/bot',
+     'https://proxy.example/artbot/api/agents/register'),  # a hub behind a path is used
 ])
 def test_hub_url_forms(url, ws, register):
     s = settings(hub_url=url, agent_id='bot')
     assert (s.ws_url, s.register_url) == (ws, register)
+
+
+@pytest.mark.parametrize('url', ['http://hub:8000/?x=1', 'http://user:pw@hub:8000',
+                                 'http://hub:8000/#top'])
+def test_hub_url_parts_that_would_be_dropped_are_refused(url):
+    with pytest.raises(SettingsError, match='hub_url'):
+        settings(hub_url=url)
+
+
+@pytest.mark.parametrize('token', ['first-line\nsecond-line', 'two words', 'tab\there'])
+def test_a_token_that_is_not_one_header_line_is_refused_without_showing_it(token, tmp_path):
+    with pytest.raises(SettingsError) as from_env:
+        build_settings({'env_file': ''}, [], {'HUB_TOKEN': token})
+    token_file = tmp_path / 'token'
+    token_file.write_text(token + '\n')
+    with pytest.raises(SettingsError) as from_file:
+        build_settings({'env_file': '', 'hub_token_file': str(token_file)}, [], {})
+    for err in (from_env, from_file):
+        text = str(err.value)
+        assert 'hub token' in text
+        assert not any(part in text for part in token.split()), text  # never echoed
+    assert settings().hub_token.get_secret_value() == ''
+    ok = build_settings({'env_file': ''}, [], {'HUB_TOKEN': ' abc.DEF-123_~+/= \n'})
+    assert ok.hub_token.get_secret_value() == 'abc.DEF-123_~+/='
 
 
 def test_agent_id_defaults_to_hostname():
@@ -82,6 +108,11 @@ def test_backoff_never_below_initial():
     ('{"command_id": "c1", "action": 5}', "'action'", 'c1'),
     ('{"command_id": "c2", "action": "x", "parameters": []}', "'parameters'", 'c2'),
     ('{"command_id": "c3", "action": "x", "type": "other"}', "'type'", 'c3'),
+    (b'{"command_id": "c4", "action": "ping"}', 'binary frame', 'c4'),
+    ('{"command_id": "c5", "action": "ping", "parameters": {"a": "\\udc00"}}',
+     'not valid Unicode', 'c5'),
+    ('{"command_id": "\\ud800", "action": "ping"}', 'not valid Unicode', None),
+    (json.dumps({'command_id': 'x' * 201, 'action': 'ping'}), "'command_id'", None),
 ])
 def test_bad_frames_become_protocol_errors(frame, reason, command_id):
     with pytest.raises(ProtocolError) as caught:
