@@ -292,6 +292,9 @@ class BridgeNode(Node):
             else f"{stats['state']}: {stats['last_error']}")
         if self.safety is not None:
             stats['safety_stops'] = self.safety.stops
+        if self.spool is not None:
+            stats.update(outbox_file_failures=self.spool.failures,
+                         outbox_file_error=self.spool.failed or '')
         stats.update(commands_received=self.dispatcher.received,
                      command_repeats=self.dispatcher.ledger.repeats,
                      log_lines_refused=self._log_limit.refused,

@@ -48,6 +48,7 @@ class Spool:
         self._loaded = self._closed = False
         self._writer: threading.Thread | None = None
         self._failed: str | None = None
+        self.failures = 0  # writes that could not be stored (read by diagnostics)
 
     @property
     def failed(self) -> str | None:
@@ -175,7 +176,21 @@ class Spool:
 
     def _commit(self, conn: sqlite3.Connection | None,
                 writes: list[tuple]) -> sqlite3.Connection | None:
-        """Apply one batch in one transaction; on failure keep the reason and drop the batch."""
+        """
+        Apply one batch in one transaction; if it fails, apply its writes one by one.
+
+        One write that cannot be stored (text with no UTF-8 form, say) then costs only
+        itself. Whatever fails is counted and its reason kept in `failed`; the writer thread
+        never dies of it.
+        """
+        conn = self._transaction(conn, writes)
+        if conn is None and len(writes) > 1:
+            for write in writes:
+                conn = self._transaction(conn, [write])
+        return conn
+
+    def _transaction(self, conn: sqlite3.Connection | None,
+                     writes: list[tuple]) -> sqlite3.Connection | None:
         try:
             if conn is None:
                 conn = self._connect()
@@ -187,7 +202,8 @@ class Spool:
             conn.execute(_TRIM_ANSWERED, (self._max_answered,))
             conn.execute('COMMIT')
             return conn
-        except (sqlite3.Error, OSError) as exc:
+        except Exception as exc:  # noqa: B902 - sqlite3, OSError, UnicodeError: all the same
+            self.failures += len(writes) if len(writes) == 1 else 0
             self._failed = f'{self.path}: {type(exc).__name__}: {exc}'
             if conn is not None:
                 conn.close()  # closing rolls back the open transaction

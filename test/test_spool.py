@@ -172,3 +172,20 @@ def test_frames_survive_sigkill(tmp_path):
     pending = reloaded(path)[0]
     assert [row[2] for row in pending] == [f'frame-{i}' for i in range(100)]
     assert [row[1] for row in pending[:4]] == ['logs', 'responses', 'responses', 'logs']
+
+
+def test_a_write_that_cannot_be_stored_costs_only_itself_and_the_writer_lives_on(tmp_path):
+    path = tmp_path / 'spool.db'
+    spool, _ = opened(path)
+    spool.add('responses', 'before')
+    spool.remember('\ud800', 'a lone surrogate has no UTF-8 form')
+    spool.add('responses', 'beside')
+    assert spool.flush()
+    spool.add('responses', 'after')
+    spool.remember('c1', 'answer')
+    assert spool.flush()
+    assert spool.failures == 1 and 'surrogate' in spool.failed
+    spool.close()
+    pending, answered = opened(path)[1]
+    assert [frame for _, _, frame in pending] == ['before', 'beside', 'after']
+    assert answered == [('c1', 'answer')]
