@@ -38,7 +38,7 @@ CHROMIUM_FLAGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-
                   '--no-first-run', '--disable-background-networking',
                   '--disable-component-update', '--disable-sync', '--window-size=1280,900']
 AGENT = 'dash-create3'
-LIVE_PERCENT = re.compile(r'\d+\.\d %')
+LIVE_BATTERY = re.compile(r'\d+(\.\d+)?%')
 EVIL_ID = '<img src=x onerror="window.__pwned=1">'
 EVIL_HTML = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1">'
 # What markup injected into the page would leave: the flag, elements, a second script.
@@ -108,7 +108,8 @@ def bridge_params(hub: HubHarness) -> Dict[str, Any]:
     """Return config/bridge.yaml's parameters (commands, status sources), fast and local."""
     yaml = pytest.importorskip('yaml')
     config = yaml.safe_load(Path(ROOT, 'config', 'bridge.yaml').read_text())
-    return {**config['artbot_bridge']['ros__parameters'], **FAST,
+    section = config.get('/**') or config['artbot_bridge']  # any node name, or the node's
+    return {**section['ros__parameters'], **FAST,
             'hub_url': hub.url, 'agent_id': AGENT, 'heartbeat_interval': 1.0,
             'monitor_interval': 1.0, 'log_level': 'info'}
 
@@ -224,6 +225,49 @@ def post_json(url: str, body: Dict[str, Any]) -> Dict[str, Any]:
         return json.loads(answer.read())
 
 
+# What the real hub's robot card (RobotCard.vue) shows, by the page's data-testid.
+HUB_CARD = ('metric-battery', 'metric-cpu-temp', 'metric-memory', 'card-oak', 'card-create3',
+            'card-workspace', 'card-uptime', 'card-location')
+
+
+def js_text(value: Any) -> str:
+    """Return JavaScript's String(value) for a JSON scalar."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def format_uptime(seconds: Any) -> str:
+    """Return RobotCard.vue's formatUptime(seconds) for a number or nothing."""
+    if not seconds:
+        return '0m'
+    hours, minutes = int(seconds // 3600), int(seconds % 3600 // 60)
+    return f'{hours}h {minutes}m' if hours > 0 else f'{minutes}m'
+
+
+def hub_card(record: Dict[str, Any]) -> Dict[str, str]:
+    """Return what RobotCard.vue shows for a robot record: its keys, its `|| 0` fallbacks."""
+    def or0(key: str) -> str:
+        return js_text(record.get(key) or 0)
+    return {
+        'metric-battery': f'{or0("battery_level")}%',
+        'metric-cpu-temp': f'{or0("cpu_usage")}% / {or0("temperature")}°C',
+        'metric-memory': f'{or0("memory_usage")}%',
+        'card-oak': 'OAK' if record.get('oak_camera_connected') else 'No OAK',
+        'card-create3': 'Create3' if record.get('create3_connected') else 'No Create3',
+        'card-workspace': 'Running' if record.get('workspace_status') == 'running' else 'Stopped',
+        'card-uptime': format_uptime(record.get('uptime_seconds')),
+        'card-location': js_text(record.get('location') or 'Unknown'),
+    }
+
+
+def shown_card(card: Any) -> Dict[str, str]:
+    """Return the page's hub-card texts."""
+    return {testid: text(card, testid) for testid in HUB_CARD}
+
+
 # -- tests -----------------------------------------------------------------------------------
 
 def test_page_and_api_index_are_served(browser, hub):
@@ -241,8 +285,14 @@ def test_robot_card_is_live(browser, demo_robot, hub, start_bridge):
     start_bridge(bridge_params(hub))
     page = Dashboard(browser, hub.url)
     card = page.wait_card(AGENT)
-    page.wait(lambda: LIVE_PERCENT.fullmatch(text(card, 'metric-battery')),
-              'a battery level from the demo robot')
+
+    def record() -> Dict[str, Any]:
+        return dict(hub.hub.robots.get(AGENT) or {})
+
+    # The card shows the hub's record as the hub's own card would, the demo robot's battery too.
+    page.wait(lambda: record().get('battery_level') not in (None, 100)
+              and shown_card(card) == hub_card(record()),
+              "the demo robot's battery level, shown as the hub's card shows it")
     beats, batteries = set(), set()
 
     def moving() -> bool:
@@ -251,12 +301,11 @@ def test_robot_card_is_live(browser, demo_robot, hub, start_bridge):
         return len(beats) >= 3 and len(batteries) >= 2
 
     page.wait(moving, 'three heartbeats and a changing battery level')
-    assert LIVE_PERCENT.fullmatch(text(card, 'metric-cpu'))
-    assert LIVE_PERCENT.fullmatch(text(card, 'metric-memory'))
-    assert re.fullmatch(r'[\d.]+ ms', text(card, 'metric-rtt'))
+    assert re.fullmatch(r'[\d.]+% / [\d.]+°C', text(card, 'metric-cpu-temp'))
+    assert re.fullmatch(r'[\d.]+%', text(card, 'metric-memory'))
+    assert text(card, 'card-create3') == 'Create3'  # the battery topic is fresh
     assert re.fullmatch(r'heartbeat \d+ s ago', text(card, 'heartbeat-age'))
-    assert text(card, 'metric-charging') in ('charging', 'on battery')
-    assert text(card, 'metric-uptime').endswith(' s')
+    assert not one(card, 'zombie-note').is_displayed()
     sources = {s.find_element(By.CSS_SELECTOR, '.source-name').text: s
                for s in all_of(card, 'source')}
     assert {'battery', 'dock_state', 'workspace_state', 'odom'} <= set(sources), sources.keys()
@@ -273,7 +322,8 @@ def test_commands_answered_with_latency_then_screenshot(browser, demo_robot, hub
     start_bridge(bridge_params(hub))
     page = Dashboard(browser, hub.url)
     card = page.wait_card(AGENT)
-    page.wait(lambda: LIVE_PERCENT.fullmatch(text(card, 'metric-battery')),
+    page.wait(lambda: hub.hub.robots[AGENT].get('battery_level') not in (None, 100)
+              and LIVE_BATTERY.fullmatch(text(card, 'metric-battery')),
               'the bridge and the demo robot discovering each other')
     expected = {'ping', 'status', 'get_logs', 'reconnect', 'dock', 'undock',
                 'start_workspace', 'stop_workspace'}
@@ -350,21 +400,23 @@ def test_page_reconnects_after_hub_restart(browser, demo_robot, hub, start_bridg
 
 
 class FakeAgent:
-    """An agent with a hostile id, on the hub's own loop: aiohttp client, no bridge."""
+    """An agent (by default a hostile one) on the hub's own loop: aiohttp client, no bridge."""
 
-    def __init__(self, hub: HubHarness, agent_id: str) -> None:
+    def __init__(self, hub: HubHarness, agent_id: str, hostname: str = EVIL_HTML,
+                 capabilities: Optional[List[str]] = None) -> None:
         import aiohttp
         from yarl import URL
         self.hub = hub
         self.agent_id = agent_id
         path = '/ws/agent/' + urllib.parse.quote(agent_id, safe='')
+        capabilities = [EVIL_HTML, 'ping'] if capabilities is None else capabilities
 
         async def open_() -> Any:
             session = aiohttp.ClientSession()
             async with session.post(hub.url + '/api/agents/register', json={
-                    'agent_id': agent_id, 'hostname': EVIL_HTML, 'ip_address': EVIL_HTML,
-                    'system_info': {'platform': EVIL_HTML, 'bridge_version': EVIL_HTML},
-                    'robot_info': {'capabilities': [EVIL_HTML, 'ping']}}) as answer:
+                    'agent_id': agent_id, 'hostname': hostname, 'ip_address': hostname,
+                    'system_info': {'platform': hostname, 'bridge_version': hostname},
+                    'robot_info': {'capabilities': capabilities}}) as answer:
                 assert answer.status == 200, await answer.text()
             return session, await session.ws_connect(URL(hub.url + path, encoded=True))
 
@@ -395,11 +447,12 @@ def test_hostile_fields_are_shown_as_text(browser, hub):
         assert hub.events('connect')[-1]['agent_id'] == EVIL_ID  # the path, decoded
         assert hub.events('connect')[-1]['registered']
         agent.send('heartbeat', data={'cpu_percent': 12.5, 'memory_percent': 40.0,
-                                      'battery_level': None, 'uptime': 5, EVIL_HTML: EVIL_HTML,
-                                      'constructor': EVIL_HTML, '__proto__': EVIL_HTML})
-        agent.send('robot_status', data={'status': 'online', 'sources': {EVIL_HTML: {
-            'topic': EVIL_HTML, 'type': EVIL_HTML, 'stale': True, 'age_s': 3.0, 'count': 1,
-            'data': {EVIL_HTML: EVIL_HTML}}}})
+                                      'uptime': 5, EVIL_HTML: EVIL_HTML})  # dropped by the hub
+        agent.send('robot_status', data={
+            'status': 'online', 'name': EVIL_HTML, 'location': EVIL_HTML, EVIL_HTML: EVIL_HTML,
+            'constructor': EVIL_HTML, '__proto__': EVIL_HTML, 'sources': {EVIL_HTML: {
+                'topic': EVIL_HTML, 'type': EVIL_HTML, 'stale': True, 'age_s': 3.0, 'count': 1,
+                'data': {EVIL_HTML: EVIL_HTML}}}})
         agent.send('log_entry', data={'level': 'toString', 'message': EVIL_HTML,
                                       'time': EVIL_HTML, 'logger': EVIL_HTML})
         card = page.wait_card(EVIL_ID)
@@ -407,12 +460,16 @@ def test_hostile_fields_are_shown_as_text(browser, hub):
                   'the hostile log line as text')
         assert EVIL_HTML in text(card, 'log-line')  # the logger's name, too
         assert text(card, 'robot-id') == EVIL_ID
-        assert text(card, 'metric-battery') == '—'
-        assert 'missing' in one(card, 'metric-battery').get_attribute('class')
+        page.wait(lambda: text(card, 'card-name') == EVIL_HTML, 'the hostile name as text')
+        assert text(card, 'card-avatar') == EVIL_HTML[-3:]  # the hub card's name.slice(-3)
+        assert text(card, 'card-location') == EVIL_HTML
+        assert text(card, 'metric-battery') == '100%'  # the registration default, kept
+        assert text(card, 'metric-cpu-temp') == '12.5% / 25°C'
         source = one(card, 'source')
         assert source.get_attribute('data-stale') == 'true' and EVIL_HTML in source.text
         facts = one(card, 'facts')
-        assert EVIL_HTML in [key.text for key in facts.find_elements(By.TAG_NAME, 'dt')]
+        keys = [key.text for key in facts.find_elements(By.TAG_NAME, 'dt')]
+        assert EVIL_HTML in keys and 'constructor' in keys and '__proto__' in keys
         assert EVIL_HTML in facts.text and EVIL_HTML in text(card, 'robot-host')
 
         # A hostile capability is a button; its command is answered with HTML in the data.
@@ -434,5 +491,67 @@ def test_hostile_fields_are_shown_as_text(browser, hub):
     card = page.wait_card(EVIL_ID, 'offline')
     button(card, 'ping').click()
     page.wait(lambda: 'HTTP 400' in text(card, 'command-error'), 'the refusal shown')
-    assert f'robot {EVIL_ID} not online' in text(card, 'command-error')
+    assert f'Robot {EVIL_ID} is not online' in text(card, 'command-error')
     assert browser.execute_script(INJECTED) == ['undefined', 0, 1]
+
+
+def test_card_reads_the_keys_the_hub_card_reads(browser, hub):
+    """The hub card panel reads RobotCard.vue's keys: heartbeat-only keys never reach it."""
+    page = Dashboard(browser, hub.url)
+    page.wait(lambda: page.connection() == 'connected', 'the page connected')
+    agent = FakeAgent(hub, 'card-bot', hostname='card-pi', capabilities=['ping'])
+    try:
+        card = page.wait_card('card-bot')
+        defaults = {'metric-battery': '100%', 'metric-cpu-temp': '0% / 25°C',
+                    'metric-memory': '0%', 'card-oak': 'No OAK', 'card-create3': 'No Create3',
+                    'card-workspace': 'Stopped', 'card-uptime': '0m', 'card-location': 'Museum'}
+        page.wait(lambda: shown_card(card) == defaults, 'the registration defaults')
+        assert (text(card, 'card-name'), text(card, 'card-avatar')) == ('card-pi', '-pi')
+
+        # The heartbeat writes oak_connected, workspace_running and uptime: the card reads
+        # oak_camera_connected, workspace_status and uptime_seconds, so these stay put.
+        agent.send('heartbeat', data={'cpu_percent': 12.5, 'memory_percent': 33.1,
+                                      'temperature': 47.3, 'battery_level': 15,
+                                      'create3_connected': True, 'oak_connected': True,
+                                      'workspace_running': True, 'uptime': 5000})
+        after_heartbeat = {**defaults, 'metric-battery': '15%',
+                           'metric-cpu-temp': '12.5% / 47.3°C', 'metric-memory': '33.1%',
+                           'card-create3': 'Create3'}
+        page.wait(lambda: shown_card(card) == after_heartbeat, 'the heartbeat on the card')
+        assert shown_card(card) == hub_card(hub.hub.robots['card-bot'])
+        battery = one(card, 'card-battery').get_attribute('class').split()
+        assert 'low' in battery and 'critical' not in battery
+        assert card.get_attribute('data-low-battery') == 'false'  # `battery`, not battery_level
+        assert not one(card, 'hub-start').get_attribute('disabled')
+
+        # Only robot_status can set the card's own keys.
+        agent.send('robot_status', data={'oak_camera_connected': True, 'battery_level': 5,
+                                         'workspace_status': 'running', 'battery': 10,
+                                         'uptime_seconds': 3725, 'location': 'Hall 2'})
+        after_status = {**after_heartbeat, 'metric-battery': '5%', 'card-oak': 'OAK',
+                        'card-workspace': 'Running', 'card-uptime': '1h 2m',
+                        'card-location': 'Hall 2'}
+        page.wait(lambda: shown_card(card) == after_status, 'the robot_status on the card')
+        assert 'critical' in one(card, 'card-battery').get_attribute('class').split()
+        assert card.get_attribute('data-low-battery') == 'true'
+        assert one(card, 'hub-start').get_attribute('disabled')  # the workspace is running
+
+        # The hub card's buttons call the hub's own endpoints.
+        one(card, 'hub-stop').click()
+        command = agent.receive()
+        assert command['action'] == 'stop_workspace'
+        agent.send('command_response', command_id=command['command_id'], success=True,
+                   data={'message': 'stopped'})
+        page.wait_answered(card, command['command_id'])
+
+        # A null kills the hub's reader: still online, the null shown as the card shows it.
+        agent.send('heartbeat', data={'cpu_percent': None})
+        page.wait(lambda: one(card, 'zombie-note').is_displayed(), 'the zombie note')
+        assert 'TypeError' in text(card, 'zombie-note')
+        assert text(card, 'robot-status') == 'online'
+        page.wait(lambda: text(card, 'metric-cpu-temp') == '0% / 47.3°C', 'cpu_usage null as 0')
+        button(card, 'ping').click()
+        page.wait(lambda: 'HTTP 500' in text(card, 'command-error'), 'the lost command')
+        assert 'Failed to send command to robot card-bot' in text(card, 'command-error')
+    finally:
+        agent.close()

@@ -1,6 +1,9 @@
-// The local hub's dashboard: one socket (/ws/dashboard) in, POST /api/robots/{id}/command out.
+// The local hub's dashboard: one socket (/ws/dashboard) in, the robot API's POSTs out.
 // Every value from the hub is shown as text (textContent, createElement); nothing from the
 // hub ever becomes markup, a selector or a style. Robots are found by id in a Map.
+// The first panel shows a record the way the real hub's robot card (RobotCard.vue) does: the
+// same keys, the same fallbacks (`|| 0`, 'Unknown', '0m'), so a missing key looks here as an
+// operator would see it there.
 'use strict';
 
 (() => {
@@ -13,15 +16,20 @@
   const LEVELS = new Map(Object.entries({debug: 10, info: 20, warn: 30, warning: 30, error: 40,
     fatal: 50, critical: 50}));
   const LIVE_STATUSES = new Set(['online', 'active', 'idle', 'busy', 'running', 'connected']);
-  // Keys that have a place of their own on the card; every other key goes to "Details".
-  const SHOWN = new Set(['robot_id', 'status', 'hostname', 'ip_address', 'system_info',
-    'capabilities', 'last_heartbeat', 'cpu_usage', 'memory_usage', 'temperature',
-    'battery_level', 'is_charging', 'uptime', 'rtt_ms', 'sources', 'logs']);
+  // Keys that have a place of their own on the card; every other key goes to the rest.
+  const SHOWN = new Set(['id', 'agent_id', 'name', 'status', 'location', 'battery_level',
+    'cpu_usage', 'memory_usage', 'temperature', 'oak_camera_connected', 'create3_connected',
+    'workspace_status', 'uptime_seconds', 'hostname', 'ip_address', 'capabilities',
+    'last_heartbeat', 'sources']);
   const UNITS = new Map(Object.entries({disk_percent: ' %', process_cpu_percent: ' %',
-    process_rss_mb: ' MB'}));
+    process_rss_mb: ' MB', rtt_ms: ' ms'}));
+  // The heartbeat writes these; the hub's card reads the key in brackets instead.
   const LABELS = new Map(Object.entries({disk_percent: 'disk', process_cpu_percent: 'process CPU',
     process_rss_mb: 'process memory', net_bytes_sent: 'network sent',
-    net_bytes_recv: 'network received', create3_connected: 'Create 3 connected'}));
+    net_bytes_recv: 'network received', rtt_ms: 'link RTT',
+    oak_connected: 'oak connected (card: oak_camera_connected)',
+    workspace_running: 'workspace running (card: workspace_status)',
+    uptime: 'uptime (card: uptime_seconds)'}));
   const DURATIONS = new Set(['system_uptime', 'uptime']);
 
   const cards = new Map();  // robot id -> card state
@@ -32,6 +40,33 @@
 
   const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
   const fixed = (v, digits) => (isNum(v) ? v.toFixed(digits) : null);
+
+  // What Vue's {{ }} prints (toDisplayString): nothing for null, JSON for arrays and objects.
+  function vueText(value) {
+    if (value === null || value === undefined) return '';
+    if (Array.isArray(value) || (typeof value === 'object' &&
+        (value.toString === Object.prototype.toString || typeof value.toString !== 'function'))) {
+      return JSON.stringify(value, null, 2);
+    }
+    return String(value);
+  }
+
+  function formatUptime(seconds) {  // RobotCard.vue's formatUptime, as it is
+    if (!seconds || seconds === 0) return '0m';
+    const hours = Math.floor(seconds / 3600);
+    const minutes = Math.floor((seconds % 3600) / 60);
+    return hours > 0 ? `${hours}h ${minutes}m` : `${minutes}m`;
+  }
+
+  function entryTime(entry) {  // a log line's time in Unix seconds: its timestamp, or now
+    if (isNum(entry.time)) return entry.time;
+    if (typeof entry.timestamp === 'string') {
+      const zoned = /(Z|[+-]\d\d:?\d\d)$/.test(entry.timestamp);  // the hub's are naive UTC
+      const ms = Date.parse(zoned ? entry.timestamp : `${entry.timestamp}Z`);
+      if (Number.isFinite(ms)) return ms / 1000;
+    }
+    return null;
+  }
 
   function duration(seconds) {
     if (!isNum(seconds)) return null;
@@ -72,7 +107,7 @@
   function keyValues(list, entries) {  // fill a <dl> with label/value pairs
     list.replaceChildren();
     for (const [key, value] of entries) {
-      list.append(el('dt', '', /^[a-z0-9_.]+$/.test(key) ? key.replace(/_/g, ' ') : key));
+      list.append(el('dt', '', /^[a-z0-9][a-z0-9_.]*$/.test(key) ? key.replace(/_/g, ' ') : key));
       const dd = el('dd');
       setText(dd, value);
       list.append(dd);
@@ -98,8 +133,8 @@
     const root = $('robot-template').content.firstElementChild.cloneNode(true);
     const parts = {};
     for (const node of root.querySelectorAll('[data-role]')) parts[node.dataset.role] = node;
-    c = {id, root, parts, record: {}, lastHeartbeat: null, history: [], capabilities: '',
-      logs: [], commands: new Map(), minLevel: 0};
+    c = {id, root, parts, record: {}, view: {}, lastHeartbeat: null, history: [],
+      capabilities: '', logs: [], commands: new Map(), minLevel: 0};
     root.dataset.robotId = id;
     parts.id.textContent = id;
     parts.form.addEventListener('submit', (event) => {
@@ -110,23 +145,90 @@
       c.minLevel = LEVELS.get(parts['log-filter'].value) ?? 0;
       for (const line of c.logs) line.hidden = Number(line.dataset.rank) < c.minLevel;
     });
+    for (const role of ['hub-start', 'hub-stop', 'hub-restart', 'hub-reboot']) {
+      const button = parts[role];
+      button.addEventListener('click', () => sendCommand(c, button.dataset.action, {},
+        button.dataset.path));
+    }
     cards.set(id, c);
     $('robots').append(root);
     $('empty').hidden = true;
     return c;
   }
 
-  function updateRobot(record, fallbackId) {
-    if (!record || typeof record !== 'object') return;
-    const id = String(record.robot_id ?? fallbackId ?? '');
-    if (!id) return;
+  // Where RobotCard.vue itself would throw while rendering this record (a broken card).
+  function renderProblems(record) {
+    const problems = [];
+    if (record.status != null && typeof record.status.toLowerCase !== 'function') {
+      problems.push(`status is ${JSON.stringify(record.status)}, not text (status.toLowerCase)`);
+    }
+    if (record.name != null && typeof record.name.slice !== 'function') {
+      problems.push(`name is ${JSON.stringify(record.name)}, not text (name.slice)`);
+    }
+    return problems;
+  }
+
+  function renderHubCard(c, record) {  // RobotCard.vue's template, key for key
+    const p = c.parts;
+    const problems = renderProblems(record);
+    p['card-warning'].textContent = problems.length === 0 ? ''
+      : `The hub's robot card fails to render this record: ${problems.join('; ')}.`;
+    p['card-warning'].hidden = problems.length === 0;
+    const avatar = typeof record.name?.slice === 'function' ? record.name.slice(-3) : null;
+    p.avatar.textContent = vueText(avatar || 'BOT');
+    p.name.textContent = vueText(record.name || 'Unknown Robot');
+    p.location.textContent = vueText(record.location || 'Unknown');
+
+    const level = record.battery_level;
+    p.battery.textContent = `${vueText(level || 0)}%`;
+    p['battery-tile'].classList.toggle('low', level < 20);
+    p['battery-tile'].classList.toggle('critical', level < 10);
+    const width = level || 0;
+    p['battery-fill'].style.width = '';  // CSSOM, never markup; a bad value leaves the default
+    if (typeof width === 'number') p['battery-fill'].style.width = `${width}%`;
+    c.root.dataset.lowBattery = String(record.battery < 20);
+    p['cpu-temp'].textContent =
+      `${vueText(record.cpu_usage || 0)}% / ${vueText(record.temperature || 0)}°C`;
+    p.memory.textContent = `${vueText(record.memory_usage || 0)}%`;
+    p.oak.textContent = record.oak_camera_connected ? 'OAK' : 'No OAK';
+    p.oak.classList.toggle('connected', Boolean(record.oak_camera_connected));
+    p.create3.textContent = record.create3_connected ? 'Create3' : 'No Create3';
+    p.create3.classList.toggle('connected', Boolean(record.create3_connected));
+    const running = record.workspace_status === 'running';
+    p.workspace.textContent = running ? 'Running' : 'Stopped';
+    p.workspace.dataset.running = String(running);
+    p.uptime.textContent = formatUptime(record.uptime_seconds);
+    // The card's buttons, disabled as it disables them ('OFFLINE' in capitals, as there).
+    const offline = record.status === 'OFFLINE';
+    p['hub-start'].disabled = offline || record.workspace_status === 'running';
+    p['hub-stop'].disabled = offline || record.workspace_status === 'stopped';
+    p['hub-restart'].disabled = offline || !record.create3_connected;
+    p['hub-reboot'].disabled = offline || !record.create3_connected;
+  }
+
+  function renderView(c, view) {  // what the local hub knows beside the record
+    const p = c.parts;
+    p.zombie.textContent = view.zombie == null ? ''
+      : `The hub no longer reads this robot's socket (${plain(view.zombie)}). The real hub ` +
+        'keeps showing it online with these values; every command answers 500.';
+    p.zombie.hidden = view.zombie == null;
+    p['api-error'].textContent = view.api_error == null ? ''
+      : `GET /api/robots answers 500 while this record holds a value JSON cannot carry ` +
+        `(${plain(view.api_error)}): the hub's pages show no robot at all.`;
+    p['api-error'].hidden = view.api_error == null;
+    c.root.dataset.zombie = String(view.zombie != null);
+  }
+
+  function updateRobot(id, record, view) {
+    if (!record || typeof record !== 'object' || !id) return;
     const c = card(id);
     const p = c.parts;
     c.record = record;
-    const status = record.status == null ? 'unknown' : String(record.status);
+    c.view = view && typeof view === 'object' ? view : {};
+    const status = vueText(record.status || 'UNKNOWN');
     p.status.textContent = status;
     p.status.dataset.kind = LIVE_STATUSES.has(status) ? 'live'
-      : status === 'offline' ? 'offline' : 'other';
+      : status.toLowerCase() === 'offline' ? 'offline' : 'other';
     c.root.dataset.status = status;
 
     const beat = isNum(record.last_heartbeat) ? record.last_heartbeat : null;
@@ -137,22 +239,10 @@
     c.lastHeartbeat = beat;
     c.root.dataset.lastHeartbeat = beat === null ? '' : String(beat);
 
-    const pct = (v) => (isNum(v) ? `${v.toFixed(1)} %` : null);
-    setText(p.cpu, pct(record.cpu_usage));
-    setText(p.memory, pct(record.memory_usage));
-    const temperature = fixed(record.temperature, 1);
-    setText(p.temperature, temperature === null ? null : `${temperature} °C`);
-    setText(p.battery, pct(record.battery_level));
-    const charging = record.is_charging;
-    p.charging.textContent = charging === true ? 'charging'
-      : charging === false ? 'on battery' : '';
-    p.charging.dataset.charging = String(charging === true);
-    setText(p.uptime, duration(record.uptime));
-    setText(p.rtt, isNum(record.rtt_ms) ? `${fixed(record.rtt_ms, record.rtt_ms < 10 ? 2 : 0)} ms`
-      : null);
-
-    const info = record.system_info && typeof record.system_info === 'object'
-      ? record.system_info : {};
+    renderHubCard(c, record);
+    renderView(c, c.view);
+    const info = c.view.system_info && typeof c.view.system_info === 'object'
+      ? c.view.system_info : {};
     const host = [record.hostname, record.ip_address,
       info.bridge_version == null ? null : `bridge ${plain(info.bridge_version)}`];
     p.host.textContent = host.filter((v) => v !== null && v !== undefined).map(plain).join(' · ');
@@ -163,9 +253,6 @@
       .filter(([key]) => !SHOWN.has(key))
       .map(([key, v]) => [LABELS.get(key) ?? key, fact(key, v)]));
     renderButtons(c, Array.isArray(record.capabilities) ? record.capabilities.map(String) : []);
-    if (c.logs.length === 0 && Array.isArray(record.logs)) {
-      for (const log of record.logs.slice(-MAX_LOGS)) addLog(c, log);
-    }
     renderAge(c);
     drawSparks(c);
   }
@@ -273,7 +360,7 @@
 
   function addLog(c, log) {
     const entry = log && typeof log === 'object' ? log : {message: log};
-    const level = entry.level == null ? 'info' : String(entry.level);
+    const level = entry.level === undefined ? 'INFO' : String(entry.level);  // hub default
     const rank = LEVELS.get(level.toLowerCase()) ?? LEVELS.get('info');
     const line = el('li', 'log');
     line.dataset.testid = 'log-line';
@@ -282,7 +369,7 @@
       : rank >= 20 ? 'info' : 'debug';
     const message = el('span', 'message', plain(entry.message) ?? '');
     message.dataset.testid = 'log-message';
-    line.append(el('time', '', clock(entry.time)), el('span', 'level', level), message);
+    line.append(el('time', '', clock(entryTime(entry))), el('span', 'level', level), message);
     const origin = entry.logger ?? entry.source;
     if (origin != null) line.append(el('span', 'origin muted', plain(origin)));
     line.hidden = rank < c.minLevel;
@@ -354,14 +441,15 @@
     c.parts.error.hidden = !text;
   }
 
-  async function sendCommand(c, action, parameters) {
+  // POST /command with {action, parameters}, or one of the hub's fixed endpoints (`path`).
+  async function sendCommand(c, action, parameters, path = 'command') {
     const started = performance.now();
     showError(c, '');
     let response, body = null;
     try {
-      response = await fetch(`/api/robots/${encodeURIComponent(c.id)}/command`, {
+      response = await fetch(`/api/robots/${encodeURIComponent(c.id)}/${path}`, {
         method: 'POST', headers: {'Content-Type': 'application/json'},
-        body: JSON.stringify({action, parameters})});
+        body: path === 'command' ? JSON.stringify({action, parameters}) : undefined});
       body = await response.json().catch(() => null);
     } catch (err) {
       showError(c, `${action}: request failed (${err.message})`);
@@ -431,16 +519,25 @@
     if (!message || typeof message !== 'object') return;
     if (message.type === 'robots' && message.robots && typeof message.robots === 'object') {
       const known = new Set(Object.keys(message.robots));
-      for (const [id, record] of Object.entries(message.robots)) updateRobot(record, id);
-      for (const c of cards.values()) {  // robots the hub no longer knows
-        if (!known.has(c.id)) updateRobot({...c.record, robot_id: c.id, status: 'offline'});
+      for (const [id, robot] of Object.entries(message.robots)) {
+        if (!robot || typeof robot !== 'object') continue;
+        updateRobot(id, robot.data, robot.devhub);
+        const c = cards.get(id);
+        if (c && c.logs.length === 0 && Array.isArray(robot.logs)) {
+          for (const log of robot.logs.slice(-MAX_LOGS)) addLog(c, log);
+        }
       }
-    } else if (message.type === 'robot_update') {
-      updateRobot(message.robot);
+      for (const c of cards.values()) {  // robots the hub no longer knows (it restarted)
+        if (!known.has(c.id)) {
+          updateRobot(c.id, {...c.record, status: 'offline'}, {...c.view, zombie: null});
+        }
+      }
+    } else if (message.type === 'robot_update' && message.robot_id != null) {
+      updateRobot(String(message.robot_id), message.data, message.devhub);
     } else if (message.type === 'command_response') {
       onResponse(message);
-    } else if (message.type === 'log_message' && message.agent_id != null) {
-      addLog(card(String(message.agent_id)), message.log);
+    } else if (message.type === 'log_message' && message.data && message.data.robot_id != null) {
+      addLog(card(String(message.data.robot_id)), message.data);
     }
   }
 
