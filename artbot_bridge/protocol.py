@@ -154,10 +154,15 @@ def is_number(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2 ** 53
 
 
+def _unknown(key: str, value: Any, numbers: FrozenSet[str]) -> bool:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return True
+    return key in numbers and not is_number(value)
+
+
 def known_values(data: Mapping[str, Any], numbers: FrozenSet[str]) -> Mapping[str, Any]:
-    """Leave out unknown values: nulls, and non-numbers under the keys in `numbers`."""
-    unknown = [key for key, value in data.items()
-               if value is None or (key in numbers and not is_number(value))]
+    """Leave out unknown values: nulls, NaN and infinities, non-numbers under `numbers`."""
+    unknown = [key for key, value in data.items() if _unknown(key, value, numbers)]
     if not unknown:
         return data  # the usual case costs no copy
     return {key: value for key, value in data.items() if key not in unknown}
@@ -191,7 +196,21 @@ def encode(kind: OutboundType, agent_id: str, data: Mapping[str, Any], **top: An
     """Encode one outbound message (`top` adds top-level keys such as command_id)."""
     message = {'type': kind, 'agent_id': agent_id, 'timestamp': utc_timestamp(), **top,
                'data': _DATA_RULES[kind](data)}
-    return json.dumps(message, separators=(',', ':'), allow_nan=False, default=_plain)
+    try:
+        return json.dumps(message, separators=(',', ':'), allow_nan=False, default=_plain)
+    except ValueError:  # a NaN or an infinity deeper down: JSON has no word for it
+        return json.dumps(_finite(message), separators=(',', ':'), default=_plain)
+
+
+def _finite(value: Any) -> Any:
+    """Return `value` with every NaN and infinity replaced by None (nesting is ours: bounded)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def command_response(agent_id: str, command_id: str, success: bool,

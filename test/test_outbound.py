@@ -3,7 +3,7 @@
 import json
 import math
 
-from artbot_bridge.devhub.realhub import acceptance_error, frame_error
+from artbot_bridge.devhub.realhub import acceptance_error, api_error, frame_error
 from artbot_bridge.protocol import encode, HEARTBEAT_NUMBERS, is_number, STATUS_NUMBERS
 from artbot_bridge.settings import build_settings
 from artbot_bridge.status import StatusBoard
@@ -26,6 +26,12 @@ def test_a_health_key_that_is_not_a_finite_number_is_left_out(bad):
     heartbeat = data_of(encode('heartbeat', 'a', {key: bad for key in HEARTBEAT_NUMBERS}))
     status = data_of(encode('robot_status', 'a', {key: bad for key in STATUS_NUMBERS}))
     assert heartbeat == {} and status == {}
+
+
+def test_nan_and_infinity_anywhere_never_make_a_frame_fail():
+    data = data_of(encode('robot_status', 'a', {'rtt_ms': math.inf, 'odd': math.nan,
+                                                 'sources': {'imu': {'data': [math.nan, 1.0]}}}))
+    assert data == {'sources': {'imu': {'data': [None, 1.0]}}}
 
 
 def test_numbers_and_other_keys_pass_and_top_level_nulls_are_left_out():
@@ -156,3 +162,4 @@ def test_every_frame_passes_the_real_hubs_acceptance_check(metrics, percentage, 
         frame = encode(kind, 'probe', data)
         assert frame_error(frame) is None, frame
         assert acceptance_error(kind, json.loads(frame)['data']) is None, frame
+        assert api_error(json.loads(frame)['data']) is None, frame
