@@ -8,6 +8,7 @@ connect, the retry policy (`Backoff`), and the per-connection tasks (receive, se
 """
 
 import asyncio
+from collections import deque
 from dataclasses import asdict, dataclass
 from http.client import HTTPConnection, HTTPException, HTTPSConnection
 import inspect
@@ -15,7 +16,7 @@ import json
 import socket
 import ssl
 import time
-from typing import Any, Callable, Dict, Optional, TYPE_CHECKING, Union
+from typing import Any, Callable, Deque, Dict, Optional, Tuple, TYPE_CHECKING, Union
 from urllib.parse import urlsplit
 
 import websockets
@@ -58,6 +59,8 @@ class LinkStats:
     dropped_logs: int = 0
     dropped_stream: int = 0
     queued: int = 0
+    unproven: int = 0
+    resent: int = 0
     telemetry: bool = True
     connected_since: Optional[float] = None
 
@@ -118,6 +121,13 @@ def rejected_status(err: BaseException) -> Optional[int]:
     response = getattr(err, 'response', None)
     return getattr(response, 'status_code', None) or getattr(err, 'status_code', None)
 
+
+# A sent response or log line is kept until a pong proves the hub read past it (the hub's
+# WebSocket reads frames in order, and a ping is answered once it is read): proof is asked
+# when the queue runs dry, and at least every PROOF_EVERY frames under a steady flow.
+DURABLE = (RESPONSES, LOGS)
+PROOF_EVERY = 64
+Unproven = Tuple[int, str, str, Optional[int]]  # (send number, frame, queue, spool row)
 
 MAX_REPLY = 64 * 1024  # a registration answer is a few dozen bytes; more is not read
 
@@ -219,6 +229,12 @@ class HubClient:
         self._headers = auth_headers(settings)
         self._refusal_logged = ''
         self._drop_log = RateLimiter(0.2, 5.0)  # dropped-frame warnings: a burst, then 1 per 5 s
+        self._unproven: Deque[Unproven] = deque()  # sent, not yet proven read, oldest first
+        self._sends = 0  # durable frames sent, ever: the numbers in _unproven
+        self._asked = 0  # the highest send number a ping in flight will prove
+        # While the link is up, a command is read only while the answers of the commands still
+        # running (`running()`, set by the owner of the dispatcher) and its own have room.
+        self.running: Callable[[], int] = lambda: 0
         self._ws: Any = None
         self._task: Optional[asyncio.Task] = None
         self._stopping = False
@@ -280,6 +296,7 @@ class HubClient:
                     finally:
                         lived = time.monotonic() - started
                         self._record_close(ws)
+                        self._requeue_unproven()
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # noqa: B902 - every failure means: wait, then redial
@@ -309,6 +326,10 @@ class HubClient:
         self._stopping = True
         self._wake.set()
         if self._ws is not None:
+            if self._unproven:  # a last proof, so that the next start does not send them again
+                proof = await self._ask_proof(self._ws)
+                if proof is not None:
+                    await asyncio.wait([proof], timeout=min(1.0, self.settings.close_timeout))
             await self._ws.close(1001, 'bridge shutting down')
         elif self._task is not None and self.stats.state in ('registering', 'connecting'):
             self._task.cancel()  # nothing to close yet; a retry wait ends through _wake
@@ -392,6 +413,8 @@ class HubClient:
                                           f'({self.stats.bad_frames} so far)')
                     continue
                 command = err  # still answered, with the reason
+            # A flood of commands waits here, in the socket, rather than losing answers.
+            await self.outbox.room(RESPONSES, self.running)
             try:
                 self._on_command(command)
             except Exception as err:  # noqa: B902 - a broken handler must not end the link
@@ -406,9 +429,38 @@ class HubClient:
                 if queue is not None:
                     self.outbox.requeue(queue, frame, row)
                 raise
-            if row is not None:
-                self.spool.remove(row)
             self.stats.sent += 1
+            if queue in DURABLE:
+                self._sends += 1
+                self._unproven.append((self._sends, frame, queue, row))
+                if not (self.outbox.pending(RESPONSES) or self.outbox.pending(LOGS)) \
+                        or self._sends - self._asked >= PROOF_EVERY:
+                    await self._ask_proof(ws)
+
+    async def _ask_proof(self, ws: Any) -> Optional['asyncio.Future']:
+        """Ping; its pong proves that the hub read every frame sent before it."""
+        upto = self._asked = self._sends
+        try:
+            pong = await ws.ping()
+        except websockets.exceptions.WebSocketException:
+            return None  # the link is going: what is unproven is sent again on the next one
+
+        def proven(waiter: 'asyncio.Future') -> None:
+            if waiter.cancelled() or waiter.exception() is not None:
+                return
+            while self._unproven and self._unproven[0][0] <= upto:
+                row = self._unproven.popleft()[3]
+                if row is not None:
+                    self.spool.remove(row)
+        pong.add_done_callback(proven)
+        return pong
+
+    def _requeue_unproven(self) -> None:
+        """Put what the hub may not have read back at the front of the outbox, in order."""
+        self.stats.resent += len(self._unproven)
+        while self._unproven:
+            _, frame, queue, row = self._unproven.pop()
+            self.outbox.requeue(queue, frame, row)
 
     @staticmethod
     async def _every(interval: float, produce: Callable[[], Any]) -> None:
@@ -468,4 +520,5 @@ class HubClient:
         self.stats.dropped_logs = self.outbox.dropped[LOGS]
         self.stats.dropped_stream = self.outbox.dropped[STREAM]
         self.stats.queued = len(self.outbox)
+        self.stats.unproven = len(self._unproven)
         return self.stats.snapshot()

@@ -87,6 +87,7 @@ class BridgeNode(Node):
                              self.dispatcher.on_command, self._on_link, self.get_logger(),
                              self.spool)
         self.dispatcher.after_answer = self.hub.answered
+        self.hub.running = lambda: self.dispatcher.ledger.running
         self.hub.outbox.preload(pending)
         self.streams: List[StreamForwarder] = []
         for name, slot in self.board.slots.items():

@@ -6,8 +6,11 @@ Command responses wait in a bounded FIFO and go out first, in order; log lines w
 own, smaller FIFO and go after the telemetry, and stream frames go last, so neither a flood of
 logs nor a fast stream can push out a command result. Past a queue's length bound its oldest
 frame is dropped and counted; past the byte budget of the queues together, the oldest stream
-frames go first, then log lines, then responses. The outbox belongs to the hub link's event
-loop: other threads reach it through `LoopThread.call_soon`.
+frames go first, then log lines, then responses. Those drops are for a link that is down:
+while it is up, the hub link waits for `room()` before it reads the next command, so a flood
+of commands slows the hub down (TCP carries the pressure) instead of losing answers. The
+outbox belongs to the hub link's event loop: other threads reach it through
+`LoopThread.call_soon`.
 """
 
 import asyncio
@@ -30,6 +33,7 @@ class Outbox:
             RESPONSES: deque(), LOGS: deque(), STREAM: deque()}
         self._bounds = {RESPONSES: max_responses, LOGS: max_logs, STREAM: max_stream}
         self._ready = asyncio.Event()
+        self._room = asyncio.Event()
         self.dropped = {RESPONSES: 0, LOGS: 0, STREAM: 0}
         self.on_drop: Callable[[int], None] = lambda row: None  # forget a spooled frame
 
@@ -59,9 +63,25 @@ class Outbox:
                 self._drop(victim)
         self._ready.set()
 
+    def has_room(self, queue: str, coming: int = 0) -> bool:
+        """Return whether `coming` more frames and one fit on `queue`, in half the byte budget."""
+        return len(self._queues[queue]) + coming < self._bounds[queue] \
+            and self.queued_bytes <= self._max_bytes // 2
+
+    async def room(self, queue: str, coming: Callable[[], int] = lambda: 0) -> None:
+        """Wait until `has_room(queue, coming())`: the sender took frames off the queues."""
+        while not self.has_room(queue, coming()):
+            self._room.clear()
+            await self._room.wait()
+
+    def pending(self, queue: str) -> bool:
+        """Return whether frames wait on `queue`."""
+        return bool(self._queues[queue])
+
     def _drop(self, queue: str) -> None:
         frame, row = self._queues[queue].popleft()
         self.queued_bytes -= len(frame)
+        self._room.set()
         self.dropped[queue] += 1
         if row is not None:
             self.on_drop(row)
@@ -96,6 +116,7 @@ class Outbox:
     def _take(self, queue: str) -> Tuple[str, str, Optional[int]]:
         frame, row = self._queues[queue].popleft()
         self.queued_bytes -= len(frame)
+        self._room.set()
         return frame, queue, row
 
     async def get(self) -> Tuple[str, Optional[str], Optional[int]]:

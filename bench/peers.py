@@ -155,7 +155,8 @@ def count(topic: str, warmup: str, seconds: str) -> None:
 
 
 def _register(url: str, agent: str) -> None:
-    body = json.dumps({'agent_id': agent, 'system_info': {}}).encode()
+    body = json.dumps({'agent_id': agent, 'hostname': agent, 'ip_address': '127.0.0.1',
+                       'system_info': {}}).encode()
     urllib.request.urlopen(urllib.request.Request(
         url + '/api/agents/register', body, {'Content-Type': 'application/json'}))
 

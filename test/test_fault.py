@@ -100,20 +100,22 @@ def test_hub_restarted_50_times_while_commands_stream(hub, start_bridge):
                 'message', agent_id='bot-50', type='heartbeat')), 10,
                 'the heartbeat sent on connect')
             answered = responses_by_id(hub, 'bot-50')
-            for command_id in sent:  # like the hub: resend what got no answer
+            for command_id in sent:  # a resending hub (the Artbot hub never resends)
                 if command_id not in answered:
                     hub.send_command('bot-50', {'command_id': command_id, 'action': 'count'})
         wait_for(lambda: set(sent) <= set(responses_by_id(hub, 'bot-50')), 30, 'every answer')
         counts = responses_by_id(hub, 'bot-50')
-        assert all(counts[command_id] == 1 for command_id in sent), \
-            {k: v for k, v in counts.items() if v != 1}
+        # Each command ran once. An answer may arrive twice: this hub resends what it has no
+        # answer for yet, and an answer it had not read when it went down is sent again.
+        assert set(counts) >= set(sent)
         failed = [m for m in hub.messages('bot-50', 'command_response') if not m['success']]
         assert not failed, failed[:3]
         assert target.calls == len(sent)  # each run exactly once, none lost
         connects = hub.events('connect', agent_id='bot-50')
         assert len(connects) == 51 and all(event['registered'] for event in connects)
         print(f'\nfault: restarts survived 50, commands {len(sent)}, executed {target.calls}, '
-              f'answered {len(counts)} (each once), registrations '
+              f'answered {len(counts)}, answers sent twice {sum(counts.values()) - len(counts)}, '
+              f'registrations '
               f'{len(hub.events("register", agent_id="bot-50"))}')
     finally:
         target.kill()
@@ -159,6 +161,7 @@ def test_stalled_hub_keeps_memory_bounded_and_recovers(hub, start_bridge, ros):
             'max_queued_responses': 50, 'max_queued_logs': 20, 'max_queued_bytes': 2 ** 21,
             'max_commands_per_minute': 100000})
         hub.wait_connected('bot-stall')
+        echoed = ros.collect(String, '/artbot_bridge/commands', 1000)
         events = ros.node.create_publisher(String, '/artbot_bridge/events', 100)
         wait_for(lambda: events.get_subscription_count() > 0, 10, 'the ~/events subscription')
         wait_for(lambda: len(hub.messages('bot-stall', 'heartbeat')) > 5, 10, 'heartbeats')
@@ -184,14 +187,81 @@ def test_stalled_hub_keeps_memory_bounded_and_recovers(hub, start_bridge, ros):
         wait_for(lambda: 'stall-status' in responses_by_id(hub, 'bot-stall'), 20, 'status')
         link = [m for m in hub.messages('bot-stall', 'command_response')
                 if m['command_id'] == 'stall-status'][0]['data']['result']['link']
+        # ~400 KB answers outgrow this test's 2 MiB budget: some are dropped, and every answer
+        # that did not arrive is one counted as dropped, never one lost silently.
+        received = {json.loads(m.data)['command_id'] for m in echoed} - {'stall-status'}
+        missing = received - set(responses_by_id(hub, 'bot-stall'))
         print(f'\nfault: stalled hub: RSS idle {idle:.1f} MB, peak {peak:.1f} MB; '
-              f'{sent} commands sent, dropped responses {link["dropped_responses"]}, '
+              f'{sent} commands sent, {len(received)} read, {len(missing)} not answered, '
+              f'dropped responses {link["dropped_responses"]}, resent {link["resent"]}, '
               f'dropped logs {link["dropped_logs"]}')
         assert peak - idle < 20.0
-        assert link['dropped_logs'] > 0 and link['dropped_responses'] > 0
+        assert len(missing) <= link['dropped_responses']
+        assert link['dropped_logs'] > 0
         assert bridge.alive()
     finally:
         proxy.close()
+
+
+def test_answers_written_into_a_stalled_socket_are_sent_again_after_the_redial(hub, start_bridge,
+                                                                               ros):
+    """The hub stops reading; keepalive ends the link. What was written but never read is
+    sent again on the next link: every command the bridge read gets its answer."""
+    from std_msgs.msg import String
+    proxy = FaultProxy(hub.loop, hub.hub.port)
+    try:
+        bridge = start_bridge({
+            'hub_url': f'http://127.0.0.1:{proxy.port}', 'agent_id': 'bot-unread',
+            'ping_interval': 1.0, 'ping_timeout': 1.0, 'heartbeat_interval': 5.0,
+            'max_commands_per_minute': 100000})
+        hub.wait_connected('bot-unread')
+        echoed = ros.collect(String, '/artbot_bridge/commands', 1000)
+        wait_for(lambda: ros.node.count_publishers('/artbot_bridge/commands') > 0, 10,
+                 'the bridge and the test discovering each other')
+        proxy.stalled = True
+        for n in range(40):  # 4 s of commands into a link nobody reads from
+            hub.send_command('bot-unread', {'command_id': f'unread-{n}', 'action': 'ping'})
+            time.sleep(0.1)
+        proxy.stalled = False
+        hub.wait_connected('bot-unread', count=2, timeout=20)
+        received = {json.loads(m.data)['command_id'] for m in echoed}
+        wait_for(lambda: received <= set(responses_by_id(hub, 'bot-unread')), 20,
+                 'an answer to every command the bridge read',
+                 lambda: sorted(received - set(responses_by_id(hub, 'bot-unread')))[:5])
+        hub.send_command('bot-unread', {'command_id': 'unread-status', 'action': 'status'})
+        wait_for(lambda: 'unread-status' in responses_by_id(hub, 'bot-unread'), 10, 'status')
+        link = [m for m in hub.messages('bot-unread', 'command_response')
+                if m['command_id'] == 'unread-status'][0]['data']['result']['link']
+        print(f'\nfault: unread answers: {len(received)} commands read in the stall, all '
+              f'answered; {link["resent"]} frames sent again after the redial')
+        assert len(received) >= 10 and link['resent'] > 0 and link['dropped_responses'] == 0
+        assert bridge.alive()
+    finally:
+        proxy.close()
+
+
+def test_a_burst_of_commands_is_answered_in_full_on_a_healthy_link(hub, start_bridge):
+    """Far more commands in one go than answers may queue: the bridge reads them as fast as
+    it can send the answers, and drops none."""
+    start_bridge({'hub_url': hub.url, 'agent_id': 'bot-burst', 'max_queued_responses': 20,
+                  'max_commands_per_minute': 1000000, 'heartbeat_interval': 5.0})
+    hub.wait_connected('bot-burst')
+    ids = [f'burst-{n}' for n in range(3000)]
+
+    async def burst() -> None:
+        ws = hub.hub.sockets['bot-burst'][0]
+        for command_id in ids:
+            await ws.send_str(json.dumps({'command_id': command_id, 'action': 'ping'}))
+    hub.loop.run(burst(), timeout=60)
+    wait_for(lambda: len(responses_by_id(hub, 'bot-burst')) >= len(ids), 60,
+             'every answer', lambda: len(responses_by_id(hub, 'bot-burst')))
+    counts = responses_by_id(hub, 'bot-burst')
+    assert set(counts) == set(ids) and set(counts.values()) == {1}
+    hub.send_command('bot-burst', {'command_id': 'burst-status', 'action': 'status'})
+    wait_for(lambda: 'burst-status' in responses_by_id(hub, 'bot-burst'), 10, 'status')
+    link = [m for m in hub.messages('bot-burst', 'command_response')
+            if m['command_id'] == 'burst-status'][0]['data']['result']['link']
+    assert link['dropped_responses'] == 0, link
 
 
 # -- 10,000 malformed or mutated frames --------------------------------------------------------
