@@ -112,8 +112,8 @@ class BridgeNode(Node):
             self.safety = SafetyStop(self, self.settings, self._report)
         self._on_link(False)
         self.create_subscription(String, '~/events', self._on_event, 10, **QUIET_SUB)
-        if self.settings.log_level != 'none':
-            self._min_level = LOG_LEVELS[self.settings.log_level]
+        if self.settings.hub_log_level != 'none':
+            self._min_level = LOG_LEVELS[self.settings.hub_log_level]
             self._own_logger = self.get_logger().name
             self.create_subscription(Log, '/rosout', self._on_rosout, QoSProfile(depth=100),
                                      **QUIET_SUB)

@@ -69,7 +69,7 @@ class Outbox:
             and self.queued_bytes <= self._max_bytes // 2
 
     async def room(self, queue: str, coming: Callable[[], int] = lambda: 0) -> None:
-        """Wait until `has_room(queue, coming())`: the sender took frames off the queues."""
+        """Wait until the sender has taken frames off the queues and `has_room` holds."""
         while not self.has_room(queue, coming()):
             self._room.clear()
             await self._room.wait()

@@ -259,7 +259,8 @@ def _int_converter(typename: str) -> tuple:
 
 
 def _float_converter(typename: str) -> tuple:
-    """Return (convert, expected) for a floating point type; ints are converted.
+    """
+    Return (convert, expected) for a floating point type; ints are converted.
 
     NaN and infinity are refused: a command that sets a velocity must not reach a motor
     driver as nan or inf.

@@ -219,7 +219,7 @@ class Settings(BaseModel):
     hub_token_file: str = Field(
         default='', description='file holding the bearer token (else the HUB_TOKEN variable)')
     hub_token: SecretStr = Field(default=SecretStr(''), exclude=True)
-    log_level: str = Field(
+    hub_log_level: str = Field(
         default='warn', pattern='^(debug|info|warn|error|fatal|none)$',
         description='/rosout lines at or above this level go to the hub (none: off)')
     log_rate: float = Field(

@@ -111,7 +111,7 @@ def bridge_params(hub: HubHarness) -> Dict[str, Any]:
     section = config.get('/**') or config['artbot_bridge']  # any node name, or the node's
     return {**section['ros__parameters'], **FAST,
             'hub_url': hub.url, 'agent_id': AGENT, 'heartbeat_interval': 1.0,
-            'monitor_interval': 1.0, 'log_level': 'info'}
+            'monitor_interval': 1.0, 'hub_log_level': 'info'}
 
 
 # -- the page --------------------------------------------------------------------------------

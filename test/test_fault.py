@@ -157,7 +157,7 @@ def test_stalled_hub_keeps_memory_bounded_and_recovers(hub, start_bridge, ros):
         bridge = start_bridge({
             'hub_url': f'http://127.0.0.1:{proxy.port}', 'agent_id': 'bot-stall',
             'heartbeat_interval': 0.2, 'monitor_interval': 0.2, 'ping_interval': 3.0,
-            'ping_timeout': 6.0, 'log_level': 'none', 'log_rate': 1000.0,
+            'ping_timeout': 6.0, 'hub_log_level': 'none', 'log_rate': 1000.0,
             'max_queued_responses': 50, 'max_queued_logs': 20, 'max_queued_bytes': 2 ** 21,
             'max_commands_per_minute': 100000})
         hub.wait_connected('bot-stall')
@@ -205,8 +205,12 @@ def test_stalled_hub_keeps_memory_bounded_and_recovers(hub, start_bridge, ros):
 
 def test_answers_written_into_a_stalled_socket_are_sent_again_after_the_redial(hub, start_bridge,
                                                                                ros):
-    """The hub stops reading; keepalive ends the link. What was written but never read is
-    sent again on the next link: every command the bridge read gets its answer."""
+    """
+    The hub stops reading and keepalive ends the link.
+
+    What was written but never read is sent again on the next link: every command the
+    bridge read gets its answer.
+    """
     from std_msgs.msg import String
     proxy = FaultProxy(hub.loop, hub.hub.port)
     try:
@@ -241,8 +245,11 @@ def test_answers_written_into_a_stalled_socket_are_sent_again_after_the_redial(h
 
 
 def test_a_burst_of_commands_is_answered_in_full_on_a_healthy_link(hub, start_bridge):
-    """Far more commands in one go than answers may queue: the bridge reads them as fast as
-    it can send the answers, and drops none."""
+    """
+    Far more commands in one go than answers may queue are all answered.
+
+    The bridge reads them as fast as it can send the answers, and drops none.
+    """
     start_bridge({'hub_url': hub.url, 'agent_id': 'bot-burst', 'max_queued_responses': 20,
                   'max_commands_per_minute': 1000000, 'heartbeat_interval': 5.0})
     hub.wait_connected('bot-burst')

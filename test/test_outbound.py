@@ -29,8 +29,9 @@ def test_a_health_key_that_is_not_a_finite_number_is_left_out(bad):
 
 
 def test_nan_and_infinity_anywhere_never_make_a_frame_fail():
+    sources = {'imu': {'data': [math.nan, 1.0]}}
     data = data_of(encode('robot_status', 'a', {'rtt_ms': math.inf, 'odd': math.nan,
-                                                 'sources': {'imu': {'data': [math.nan, 1.0]}}}))
+                                                'sources': sources}))
     assert data == {'sources': {'imu': {'data': [None, 1.0]}}}
 
 

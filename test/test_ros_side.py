@@ -18,7 +18,7 @@ def call(ros, srv_type, name, request, timeout=10.0):
 def test_commands_echo_events_and_rosout_reach_the_hub(hub, start_bridge, ros):
     from rcl_interfaces.msg import Log
     from std_msgs.msg import String
-    start_bridge({'hub_url': hub.url, 'agent_id': 'bot-ros', 'log_level': 'error'})
+    start_bridge({'hub_url': hub.url, 'agent_id': 'bot-ros', 'hub_log_level': 'error'})
     hub.wait_connected('bot-ros')
     echoed = ros.collect(String, '/artbot_bridge/commands')
     events = ros.node.create_publisher(String, '/artbot_bridge/events', 10)
