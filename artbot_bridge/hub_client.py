@@ -329,7 +329,8 @@ class HubClient:
             if self._unproven:  # a last proof, so that the next start does not send them again
                 proof = await self._ask_proof(self._ws)
                 if proof is not None:
-                    await asyncio.wait([proof], timeout=min(1.0, self.settings.close_timeout))
+                    wait = min(0.25, self.settings.close_timeout / 4)  # a stalled hub: short
+                    await asyncio.wait([proof], timeout=wait)
             await self._ws.close(1001, 'bridge shutting down')
         elif self._task is not None and self.stats.state in ('registering', 'connecting'):
             self._task.cancel()  # nothing to close yet; a retry wait ends through _wake
