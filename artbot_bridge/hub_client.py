@@ -55,11 +55,6 @@ class LinkStats:
     sent: int = 0
     received: int = 0
     bad_frames: int = 0
-    dropped_responses: int = 0
-    dropped_logs: int = 0
-    dropped_stream: int = 0
-    queued: int = 0
-    unproven: int = 0
     resent: int = 0
     telemetry: bool = True
     connected_since: Optional[float] = None
@@ -516,10 +511,9 @@ class HubClient:
         return self.stats.rtt_ms
 
     def snapshot(self) -> Dict[str, Any]:
-        """Return the link's state and counters (callable from any thread)."""
-        self.stats.dropped_responses = self.outbox.dropped[RESPONSES]
-        self.stats.dropped_logs = self.outbox.dropped[LOGS]
-        self.stats.dropped_stream = self.outbox.dropped[STREAM]
-        self.stats.queued = len(self.outbox)
-        self.stats.unproven = len(self._unproven)
-        return self.stats.snapshot()
+        """Return a copy of the link's state and counters (reads only: any thread)."""
+        return {**self.stats.snapshot(),
+                'dropped_responses': self.outbox.dropped[RESPONSES],
+                'dropped_logs': self.outbox.dropped[LOGS],
+                'dropped_stream': self.outbox.dropped[STREAM],
+                'queued': len(self.outbox), 'unproven': len(self._unproven)}

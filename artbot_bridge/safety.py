@@ -5,10 +5,16 @@ Optional and off by default (`safety_grace: 0`). Once per outage it publishes a 
 `geometry_msgs/Twist` on `safety_stop_topic` and/or calls the `std_srvs/Trigger` service
 `safety_stop_service`, then reports what it did: a warning in the log, a counter in
 diagnostics, and a `log_entry` the hub receives once the link is back.
+
+Its state belongs to the ROS executor thread, which runs the check. The hub link's thread
+only hands link changes over through a queue, so no interleaving of the two threads can
+leave it armed wrongly (a link that came back between the check's read and its write once
+kept the next outage from firing).
 """
 
+import queue
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 from geometry_msgs.msg import Twist
 from rclpy.node import Node
@@ -27,6 +33,7 @@ class SafetyStop:
         self._report = report
         self._down_since: Optional[float] = time.monotonic()  # no link yet at start-up
         self._fired = False
+        self._changes: 'queue.SimpleQueue[Tuple[bool, float]]' = queue.SimpleQueue()
         self.stops = 0
         self._publisher = node.create_publisher(Twist, settings.safety_stop_topic, 10) \
             if settings.safety_stop_topic else None
@@ -36,13 +43,22 @@ class SafetyStop:
         node.create_timer(min(0.1, self._grace / 4), self._check)
 
     def link(self, connected: bool) -> None:
-        """Note a link change (any thread: two attribute writes)."""
-        if connected:
-            self._down_since, self._fired = None, False
-        elif self._down_since is None:
-            self._down_since = time.monotonic()
+        """Hand a link change over to the executor thread (any thread)."""
+        self._changes.put((connected, time.monotonic()))
+
+    def _take_changes(self) -> None:
+        while True:
+            try:
+                connected, at = self._changes.get_nowait()
+            except queue.Empty:
+                return
+            if connected:
+                self._down_since, self._fired = None, False
+            elif self._down_since is None:
+                self._down_since = at
 
     def _check(self) -> None:
+        self._take_changes()
         since = self._down_since
         if self._fired or since is None or time.monotonic() - since < self._grace:
             return

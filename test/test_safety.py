@@ -42,3 +42,59 @@ def test_safety_stop_fires_once_per_outage_and_is_reported(hub, start_bridge, ro
         # Reported once the link is back (a log line written as the hub closes may be lost,
         # so the next outage starts only after this one's report arrived).
         wait_for(lambda: len(reports()) == outage, 10, f'report #{outage} delivered', reports)
+
+
+class _Node:
+    """Just the node calls SafetyStop makes (a pure unit test: no ROS graph)."""
+
+    def __init__(self, on_publish):
+        self.on_publish = on_publish
+
+    def create_publisher(self, msg_type, topic, depth):
+        node = self
+
+        class Publisher:
+            topic_name = topic
+
+            def publish(self, msg):
+                node.on_publish()
+        return Publisher()
+
+    def create_timer(self, period, callback):
+        self.check = callback
+
+    def get_logger(self):
+        import logging
+        return logging.getLogger('safety-test')
+
+
+def test_a_link_back_while_the_check_runs_never_disarms_the_next_outage(monkeypatch):
+    import artbot_bridge.safety as module
+    from artbot_bridge.settings import build_settings
+    settings = build_settings({'env_file': '', 'safety_grace': 0.05,
+                               'safety_stop_topic': '/cmd_vel'}, [], {})
+    node = _Node(lambda: None)
+    safety = module.SafetyStop(node, settings, lambda *args, **kw: None)
+    real = time.monotonic
+    interleave = []
+
+    class Clock:
+        """time.monotonic, except that the link comes back at the check's clock reading."""
+
+        @staticmethod
+        def monotonic():
+            if interleave:
+                interleave.pop()
+                safety.link(True)  # the hub link's thread, between the check's read and write
+            return real()
+    monkeypatch.setattr(module, 'time', Clock)
+    safety.link(False)
+    time.sleep(0.1)
+    interleave.append(True)
+    node.check()  # fires while the link returns
+    assert safety.stops == 1
+    safety.link(False)  # the next outage
+    time.sleep(0.1)
+    node.check()
+    node.check()
+    assert safety.stops == 2, 'the second outage must fire, once'
