@@ -1,9 +1,10 @@
 """
-Exactly one command_response per command id, however often the hub delivers the command.
+One execution per command id, however often the command is delivered.
 
-The hub resends commands after a reconnect. A command id seen before is never executed
-again: while it runs, the repeat is noted and answered when the result is there; once
-answered, the repeat gets the same frame again. The last `size` answers are remembered,
+The Artbot hub never resends a command, but an operator's retry, a proxy or another hub may
+deliver one id twice. A command id seen before is never executed again: while it runs, the
+repeat is noted and answered when the result is there; once answered, the repeat gets the
+same frame again. The last `size` answers are remembered,
 within `max_bytes`: past that, the oldest large answers are replaced by their stubs (a short
 answer saying it ran), so a big result never costs memory twice.
 """

@@ -4,7 +4,7 @@ Durable copy of the outbox's queued frames and of the answered command ids.
 With a spool configured, each command response and log line the outbox queues is also written
 to an SQLite file and deleted once sent, and so is the memory of the command ids already
 answered: after a crash the bridge loads both back, sends what was pending, and answers a
-command the hub resends from memory instead of executing it again. Callers (the hub link's
+command whose id comes again from memory instead of executing it again. Callers (the hub link's
 event loop) never wait for the disk: writes go through a queue to one writer thread, which
 applies whatever is waiting, in order, in one transaction (a burst costs one fsync) and then
 trims each table to its bound. The spool never raises from a write: the last failure is kept in
