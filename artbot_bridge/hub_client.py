@@ -230,9 +230,12 @@ class HubClient:
         # While the link is up, a command is read only while the answers of the commands still
         # running (`running()`, set by the owner of the dispatcher) and its own have room.
         self.running: Callable[[], int] = lambda: 0
+        # Each heartbeat and robot_status frame as encoded, for the ROS side to show: (kind, frame).
+        self.on_frame: Callable[[str, str], None] = lambda kind, frame: None
         self._ws: Any = None
         self._task: Optional[asyncio.Task] = None
         self._stopping = False
+        self._redial_now = False  # the link was dropped on request: dial again at once
         self._wake = asyncio.Event()
 
     # -- outbound -------------------------------------------------------------------------
@@ -304,6 +307,11 @@ class HubClient:
                 self._on_link(False)
             if self._stopping:
                 break
+            if self._redial_now:  # ~/reconnect or the reconnect command: no wait, no failure
+                self._redial_now = False
+                self._wake.clear()
+                self._log.info('reconnecting, as requested')
+                continue
             delay = self._backoff.penalize() if penalty else self._backoff.next_delay(lived)
             self.stats.state = 'refused' if penalty else 'waiting'
             if not penalty:
@@ -314,6 +322,7 @@ class HubClient:
                 self._log.error(f'the hub refused this agent ({self.stats.last_error}); check '
                                 f'the token; retrying every {delay:.0f} s')
             await self._sleep(delay)
+            self._wake.clear()
         self.stats.state = 'stopped'
 
     async def stop(self) -> None:
@@ -335,10 +344,10 @@ class HubClient:
         self._backoff.failures = 0
         self._wake.set()
         if self._ws is not None:
+            self._redial_now = True
             await self._ws.close(1000, 'reconnect requested')
 
     async def _sleep(self, delay: float) -> None:
-        self._wake.clear()
         try:
             await asyncio.wait_for(self._wake.wait(), delay)
         except asyncio.TimeoutError:
@@ -392,7 +401,7 @@ class HubClient:
 
     def _record_close(self, ws: Any) -> None:
         code = getattr(ws, 'close_code', None)
-        if code is not None and not self._stopping:
+        if code is not None and not self._stopping and not self._redial_now:
             reason = getattr(ws, 'close_reason', '') or ''
             self.stats.last_error = f'closed by hub: code {code} {reason}'.strip()
 
@@ -470,15 +479,19 @@ class HubClient:
         data = await self._sample(self._telemetry.heartbeat, 'heartbeat')
         if data is not None:
             data['rtt_ms'] = await self._measure_rtt()
-            self.outbox.put_latest('heartbeat', encode('heartbeat', self.settings.agent_id, data))
+            self._telemetry_frame('heartbeat', data)
 
     async def _status(self) -> None:
         if not self.stats.telemetry:
             return
         data = await self._sample(self._telemetry.robot_status, 'robot_status')
         if data is not None:
-            self.outbox.put_latest(
-                'robot_status', encode('robot_status', self.settings.agent_id, data))
+            self._telemetry_frame('robot_status', data)
+
+    def _telemetry_frame(self, kind: str, data: Dict[str, Any]) -> None:
+        frame = encode(kind, self.settings.agent_id, data)
+        self.outbox.put_latest(kind, frame)
+        self.on_frame(kind, frame)
 
     async def _sample(self, produce: Callable[[], Dict[str, Any]],
                       kind: str) -> Optional[Dict[str, Any]]:

@@ -26,7 +26,7 @@ from .dispatcher import CommandError, Dispatcher, Handler, Outcome
 from .hub_client import HubClient
 from .loop_thread import LoopThread
 from .parameters import declare_and_read
-from .protocol import Command, ProtocolError, utc_timestamp
+from .protocol import Command, HUB_LEVELS, ProtocolError, utc_timestamp
 from .ratelimit import RateLimiter
 from .ros_codec import check_path, InterfaceTypeError, load_interface
 from .settings import SettingsError
@@ -45,6 +45,9 @@ LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 LOG_LEVELS = {'debug': Log.DEBUG, 'info': Log.INFO, 'warn': Log.WARN, 'error': Log.ERROR,
               'fatal': Log.FATAL}
 LEVEL_NAMES = {value: name for name, value in LOG_LEVELS.items()}
+# Frames shown on ROS as the hub gets them: kind -> topic under the node's name.
+FRAME_TOPICS = {'heartbeat': 'heartbeat', 'robot_status': 'robot_status',
+                'command_response': 'command_responses'}
 MAX_LOG_CHARS = 2000  # a log line for the hub, not a file transfer
 # The bridge's own topics skip rclpy's default QoS-event handlers: each is a waitable that
 # every executor iteration visits, and on these topics a QoS mismatch is the peer's to report.
@@ -103,6 +106,10 @@ class BridgeNode(Node):
         self._connected_pub = self.create_publisher(Bool, '~/hub_connected', LATCHED,
                                                     **QUIET_PUB)
         self._commands_pub = self.create_publisher(String, '~/commands', 10, **QUIET_PUB)
+        # What the hub gets, frame for frame (JSON text, as sent): `ros2 topic echo` shows it.
+        self._frame_pubs = {kind: self.create_publisher(String, f'~/{topic}', 10, **QUIET_PUB)
+                            for kind, topic in FRAME_TOPICS.items()}
+        self.hub.on_frame = self._echo_frame
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10,
                                                       **QUIET_PUB)
         self._connected: Optional[bool] = None
@@ -198,6 +205,12 @@ class BridgeNode(Node):
 
     def _send_response(self, frame: str) -> None:
         self.hub.send_response(frame)
+        self._echo_frame('command_response', frame)
+
+    def _echo_frame(self, kind: str, frame: str) -> None:
+        publisher = self._frame_pubs[kind]
+        if publisher.get_subscription_count():  # nobody listening: costs nothing
+            publisher.publish(String(data=frame))
 
     def _echo_command(self, item: Union[Command, ProtocolError]) -> None:
         if isinstance(item, Command):
@@ -256,7 +269,17 @@ class BridgeNode(Node):
         self._loop.call_soon(lambda: self.hub.log_entry(**entry))
 
     def _on_event(self, msg: String) -> None:
-        self._forward_log('info', msg.data, source='events')
+        level, text = 'info', msg.data
+        if text.startswith('{'):  # {"level": "warn", "message": "..."} carries a level
+            try:
+                event = json.loads(text)
+            except ValueError:
+                event = None
+            if isinstance(event, dict) and isinstance(event.get('message'), str):
+                text = event['message']
+                level = str(event.get('level', 'info')).lower()
+                level = level if level in HUB_LEVELS else 'info'
+        self._forward_log(level, text, source='events')
 
     def _on_rosout(self, msg: Log) -> None:
         # The bridge's own lines stay out: what the hub needs of them it gets directly.
