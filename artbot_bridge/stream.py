@@ -52,11 +52,12 @@ class StreamForwarder:
     def drain(self) -> None:
         """Encode the pending messages and queue their frames (the loop thread)."""
         cfg, pending = self.slot.settings, self._pending
-        reader = self.slot.meaning[1]
         batch = len(pending)
         for _ in range(batch):  # a bounded batch: the sender runs in between
             seq, msg = pending.popleft()
-            data = StatusBoard.message_data(cfg, msg, reader(msg) if reader else {})
+            # The whole message (or the listed fields): a type's hub meaning, such as
+            # BatteryState's battery_level, belongs to the latest-value report.
+            data = StatusBoard.message_data(cfg, msg, {})
             self._put(encode('robot_status', self._agent_id,
                              {self.name: {'seq': seq, 'data': data}}))
         if pending:  # more came meanwhile: another pass, after the sender's turn

@@ -44,7 +44,11 @@ def test_a_batch_costs_one_loop_wake_up_and_every_message_one_frame():
     sent = [json.loads(frame) for frame in frames]
     assert [f['type'] for f in sent] == ['robot_status'] * 5
     assert [f['data']['power']['seq'] for f in sent] == [1, 2, 3, 4, 5]
-    assert [f['data']['power']['data']['battery_level'] for f in sent] == [50, 60, 70, 80, 90]
+    assert [f['data']['power']['data']['percentage'] for f in sent] == \
+        pytest.approx([0.5, 0.6, 0.7, 0.8, 0.9])
+    whole = sent[0]['data']['power']['data']  # the whole message, not the hub's meaning of it
+    assert {'header', 'serial_number', 'voltage', 'power_supply_status'} <= set(whole)
+    assert 'battery_level' not in whole
     assert stream.slot.msg.percentage == pytest.approx(0.9)  # the latest value is kept too
 
 
