@@ -230,7 +230,7 @@ class HubClient:
         # While the link is up, a command is read only while the answers of the commands still
         # running (`running()`, set by the owner of the dispatcher) and its own have room.
         self.running: Callable[[], int] = lambda: 0
-        # Each heartbeat and robot_status frame as encoded, for the ROS side to show: (kind, frame).
+        # Each heartbeat and robot_status frame as encoded, for the ROS side: (kind, frame).
         self.on_frame: Callable[[str, str], None] = lambda kind, frame: None
         self._ws: Any = None
         self._task: Optional[asyncio.Task] = None

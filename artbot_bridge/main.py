@@ -3,6 +3,7 @@
 import signal
 import sys
 import threading
+import time
 from typing import List, Optional
 
 import rclpy
@@ -18,6 +19,7 @@ from .settings import SettingsError
 # Python's default 5 ms switch interval, the thread that was just handed work can wait for the
 # GIL while the other runs on; 0.1 ms keeps the hand-off well under a millisecond.
 SWITCH_INTERVAL = 0.0001
+POLL = 0.1  # seconds between two looks for a signal or a dead executor thread
 
 
 def main(args: Optional[List[str]] = None) -> int:
@@ -29,9 +31,12 @@ def main(args: Optional[List[str]] = None) -> int:
     except Exception as err:  # noqa: B902 - rcl's errors (bad --ros-args) have no public type
         print(f'artbot_bridge: cannot initialise ROS: {err}', file=sys.stderr)
         return 2
-    stop = threading.Event()
+    # A handler must take no lock: a second signal can arrive while the first handler runs
+    # (two Ctrl-C, a supervisor and a dying parent), and Event.set() would deadlock on its own
+    # lock. Appending to a list takes none; the main thread looks every POLL seconds.
+    stop: List[int] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda signum, _: stop.append(signum))
     try:
         node = BridgeNode()
     except SettingsError as err:
@@ -59,9 +64,9 @@ def main(args: Optional[List[str]] = None) -> int:
     try:
         node.start()
         spinner.start()
-        while spinner.is_alive() and not stop.wait(0.2):
-            pass
-        if not stop.is_set():
+        while spinner.is_alive() and not stop:
+            time.sleep(POLL)
+        if not stop:
             print('artbot_bridge: the ROS executor stopped unexpectedly', file=sys.stderr)
             code = 1
     finally:

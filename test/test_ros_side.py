@@ -96,8 +96,8 @@ def test_every_frame_the_hub_gets_is_on_ros_as_sent(hub, start_bridge, ros):
         if not shown['command_response']:
             hub.send_command('bot-frames', {'command_id': command_id, 'action': 'ping'})
         return all(shown.values()) and len(shown['heartbeat']) >= 2
-    wait_for(all_shown, 15, 'frames on the three topics', lambda: {k: len(v) for k, v in
-                                                                  shown.items()})
+    wait_for(all_shown, 15, 'frames on the three topics',
+             lambda: {kind: len(frames) for kind, frames in shown.items()})
     for kind, received in shown.items():
         sent = [json.dumps(m, separators=(',', ':')) for m in hub.messages('bot-frames', kind)]
         frames = [m.data for m in received]

@@ -37,7 +37,7 @@ def test_bad_parameter_stops_startup_with_one_clear_line(params, env, named):
     try:
         code = bridge.wait(20)
         output = bridge.output()
-        assert code != 0, output
+        assert code == 2, output  # the README's exit code for a bad parameter
         errors = [line for line in output.splitlines() if line.startswith('artbot_bridge:')]
         assert len(errors) == 1 and named in errors[0], output
         assert 'Traceback' not in output
@@ -102,22 +102,36 @@ def test_diagnostics_report_the_link(hub, start_bridge, ros):
 
     values = wait_for(connected_values, 10, 'diagnostics of a connected link')
     assert values['url'] == hub.url.replace('http', 'ws') + '/ws/agent/bot-diag'
-    for key in ('reconnects', 'last_error', 'rtt_ms'):
-        assert key in values
+    assert values['reconnects'] == '0' and values['last_error'] == ''
+    assert float(values['rtt_ms']) >= 0.0 and int(values['received']) >= 0
     assert values['stale_sources'] == 'silent'  # left out of the frames, shown here
 
 
 def test_launch_file():
+    """The launch file loads and declares its arguments (test_launch.py runs it for real)."""
+    import os
+    problem = None
     if importlib.util.find_spec('launch_ros') is None:
-        reason = 'launch_ros is not installed here (it is on no PyPI registry); ' \
-                 'the launch file is tested on full ROS 2 installs'
-        print(f'SKIPPED: {reason}')
-        pytest.skip(reason)
+        problem = 'launch_ros is not installed here (it is on no PyPI registry); ' \
+                  'scripts/setup.sh installs it from shared/ros-cli-wheels'
+    else:
+        from ament_index_python.packages import get_package_prefix, PackageNotFoundError
+        try:
+            get_package_prefix('artbot_bridge')  # the launch file finds its config there
+        except (PackageNotFoundError, OSError):  # OSError: AMENT_PREFIX_PATH unset
+            problem = 'artbot_bridge is not installed in AMENT_PREFIX_PATH (colcon test)'
+    if problem:
+        if os.environ.get('ARTBOT_REQUIRE_LAUNCH') == '1':
+            pytest.fail(f'{problem} (ARTBOT_REQUIRE_LAUNCH=1)', pytrace=False)
+        print(f'SKIPPED: {problem}')
+        pytest.skip(problem)
+    from launch import LaunchContext
     from launch.launch_description_sources import PythonLaunchDescriptionSource
     source = PythonLaunchDescriptionSource(str(ROOT / 'launch' / 'bridge.launch.py'))
-    description = source.get_launch_description(None)
+    description = source.get_launch_description(LaunchContext())
     names = {arg.name for arg in description.get_launch_arguments()}
-    assert {'hub_url', 'agent_id', 'namespace', 'params_file', 'log_level'} <= names
+    assert names == {'hub_url', 'agent_id', 'namespace', 'params_file', 'log_level', 'respawn',
+                     'respawn_delay'}
 
 
 def test_default_config_is_valid_yaml_for_the_node():
