@@ -12,7 +12,8 @@ export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
 # The dashboard's browser tests need Debian's chromium; here they must run, not skip.
 bash "$root/scripts/browser.sh"
 export ARTBOT_REQUIRE_BROWSER=1
-# The launch tests need the ROS 2 CLI wheels that setup.sh installs: they must run too.
+# The launch tests need the ROS 2 CLI wheels that setup.sh installs: they must run too, and
+# setup.sh refuses to go on without the wheels.
 export ARTBOT_REQUIRE_LAUNCH=1
 status=0
 for distro in "${distros[@]}"; do
