@@ -74,9 +74,18 @@ class LoopThread:
             future.cancel()
             raise LoopThreadError(f'call into {self._name} timed out after {timeout} s')
 
-    def call_soon(self, func: Callable[..., Any], *args: Any) -> None:
-        """Call `func(*args)` on the loop thread, from any thread."""
-        self.loop.call_soon_threadsafe(func, *args)
+    def call_soon(self, func: Callable[..., Any], *args: Any) -> bool:
+        """
+        Call `func(*args)` on the loop thread, from any thread; False once it has stopped.
+
+        A ROS callback may still run while the bridge shuts down (the executor stops after the
+        link): what it hands over then has no loop to go to, and is dropped.
+        """
+        try:
+            self.loop.call_soon_threadsafe(func, *args)
+        except RuntimeError:  # the loop is closed
+            return False
+        return True
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop the loop (pending tasks are cancelled) and join the thread; True if it ended."""
