@@ -329,3 +329,95 @@ def test_respawn_starts_the_bridge_again_after_the_delay(hub, launch):
     run.signal_group(signal.SIGINT)
     assert run.wait() == 0, run.output()
     assert run.output().count('process started') == 2, run.output()
+
+
+def cli(setup: Setup, *args: str) -> subprocess.CompletedProcess:
+    """Run one `ros2` command as a user would, bounded in time; return what it printed."""
+    return subprocess.run([setup.ros2, *args], capture_output=True, text=True, env=setup.env,
+                          timeout=BOUND, stdin=subprocess.DEVNULL)
+
+
+def until_cli(setup: Setup, check: Any, *args: str) -> str:
+    """Run a `ros2` command until `check(stdout)` holds (discovery takes a moment)."""
+    seen: List[str] = []
+
+    def attempt() -> bool:
+        done = cli(setup, *args)
+        seen[:] = [done.stdout + done.stderr]
+        return done.returncode == 0 and check(done.stdout)
+    wait_for(attempt, BOUND, f'`ros2 {" ".join(args)}`', lambda: seen)
+    return seen[0]
+
+
+def test_ros2_param_get_dump_and_describe_show_what_the_bridge_runs_with(hub, launch, setup):
+    run = launch(f'hub_url:={hub.url}', 'agent_id:=param-bot')  # the installed params file
+    connected(hub, run, 'param-bot')
+    sources = until_cli(setup, lambda out: 'oak_camera' in out,
+                        'param', 'get', '/artbot_bridge', 'status_sources')
+    assert 'battery' in sources and 'workspace_state' in sources, sources
+    dump = until_cli(setup, lambda out: 'hub_url' in out, 'param', 'dump', '/artbot_bridge')
+    assert 'ros__parameters: {}' not in dump and 'agent_id: param-bot' in dump, dump
+    assert 'workspace_state.map' in dump or 'map:' in dump, dump
+    described = until_cli(setup, lambda out: 'Read only: true' in out,
+                          'param', 'describe', '/artbot_bridge', 'heartbeat_interval')
+    assert 'Min value: 0.1' in described and 'Max value: 3600.0' in described, described
+
+
+def test_ros2_topic_echo_shows_each_frame_the_hub_gets(hub, launch, setup, tmp_path):
+    run = launch('params_file:=' + params_file(tmp_path, hub_url=hub.url, agent_id='echo-bot'))
+    connected(hub, run, 'echo-bot')
+    for topic, kind in (('heartbeat', 'heartbeat'), ('robot_status', 'robot_status')):
+        shown = until_cli(setup, lambda out: f'"type":"{kind}"' in out,
+                          'topic', 'echo', '--once', '--no-daemon', '--timeout', '12',
+                          '--field', 'data', f'/artbot_bridge/{topic}', 'std_msgs/msg/String')
+        assert '"agent_id":"echo-bot"' in shown, shown
+
+
+def _init_is_a_context_manager() -> bool:
+    import rclpy
+    return hasattr(rclpy, 'InitContextManager')
+
+
+@pytest.mark.skipif(not _init_is_a_context_manager(),
+                    reason='ros2service 0.36.1 uses `with rclpy.init()`, which this rclpy '
+                           '(Jazzy, Humble) does not have')
+def test_ros2_service_call_on_each_bridge_service(hub, launch, setup):
+    run = launch(f'hub_url:={hub.url}', 'agent_id:=srv-bot')
+    connected(hub, run, 'srv-bot')
+    status = until_cli(setup, lambda out: 'success=True' in out, 'service', 'call',
+                       '/artbot_bridge/get_status', 'std_srvs/srv/Trigger')
+    assert 'connected' in status, status
+    paused = until_cli(setup, lambda out: 'telemetry paused' in out, 'service', 'call',
+                       '/artbot_bridge/set_telemetry', 'std_srvs/srv/SetBool', '{data: false}')
+    assert 'success=True' in paused, paused
+    until_cli(setup, lambda out: 'reconnecting' in out, 'service', 'call',
+              '/artbot_bridge/reconnect', 'std_srvs/srv/Trigger')
+    connected(hub, run, 'srv-bot', count=2)
+
+
+TWO_BRIDGES = """
+from launch import LaunchDescription
+from launch.actions import IncludeLaunchDescription
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+
+
+def generate_launch_description():
+    return LaunchDescription([IncludeLaunchDescription(
+        PythonLaunchDescriptionSource({bridge!r}),
+        launch_arguments={{'namespace': namespace, 'hub_url': {hub!r}}}.items())
+        for namespace in ('robot1', 'robot2')])
+"""
+
+
+def test_two_bridges_in_one_launch_get_distinct_agent_ids(hub, launch, setup, tmp_path):
+    import socket
+    two = tmp_path / 'two.launch.py'
+    two.write_text(TWO_BRIDGES.format(bridge=setup.launch_file, hub=hub.url))
+    run = launch(launch_file=str(two))
+    for namespace in ('robot1', 'robot2'):  # the installed params file has agent_id: ''
+        connected(hub, run, f'{socket.gethostname()}-{namespace}')
+    sources = until_cli(setup, lambda out: 'oak_camera' in out,
+                        'param', 'get', '/robot2/artbot_bridge', 'status_sources')
+    assert 'battery' in sources, sources  # the installed params file applies in a namespace
+    run.signal_group(signal.SIGINT)
+    assert run.wait() == 0, run.output()
