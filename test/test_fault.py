@@ -234,6 +234,9 @@ def test_answers_written_into_a_stalled_socket_are_sent_again_after_the_redial(h
         wait_for(lambda: received <= set(responses_by_id(hub, 'bot-unread')), 20,
                  'an answer to every command the bridge read',
                  lambda: sorted(received - set(responses_by_id(hub, 'bot-unread')))[:5])
+        # The hub sends commands on an agent's first socket: wait until the old one is gone.
+        wait_for(lambda: len(hub.hub.sockets.get('bot-unread', [])) == 1, 20,
+                 'the stalled link closed at the hub', lambda: hub.events('disconnect'))
         hub.send_command('bot-unread', {'command_id': 'unread-status', 'action': 'status'})
         wait_for(lambda: 'unread-status' in responses_by_id(hub, 'bot-unread'), 10, 'status')
         link = [m for m in hub.messages('bot-unread', 'command_response')
