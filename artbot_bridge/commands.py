@@ -17,6 +17,7 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
 from .dispatcher import CommandError, Handler, Outcome
+from .loop_thread import settle, settle_from_thread
 from .protocol import Command
 from .ros_codec import check_path, FieldError, fill_message, InterfaceTypeError
 from .ros_codec import load_interface, to_plain
@@ -30,15 +31,6 @@ _STATUS = {GoalStatus.STATUS_SUCCEEDED: 'succeeded', GoalStatus.STATUS_ABORTED: 
            GoalStatus.STATUS_CANCELED: 'canceled'}
 
 
-def _settle(target: asyncio.Future, value: Any, error: Optional[BaseException]) -> None:
-    if target.done():
-        return
-    if error is not None:
-        target.set_exception(error)
-    else:
-        target.set_result(value)
-
-
 def bridge_future(rclpy_future: Any, loop: asyncio.AbstractEventLoop) -> asyncio.Future:
     """Return an asyncio future that completes with an rclpy future (any thread)."""
     target = loop.create_future()
@@ -50,7 +42,7 @@ def bridge_future(rclpy_future: Any, loop: asyncio.AbstractEventLoop) -> asyncio
         else:
             error, value = source.exception(), None
             value = source.result() if error is None else None
-        loop.call_soon_threadsafe(_settle, target, value, error)
+        settle_from_thread(target, value, error)
 
     rclpy_future.add_done_callback(done)
     return target
@@ -212,7 +204,7 @@ class CommandRouter:
         late = CommandError(f'{spec.kind} {spec.target} {what} within {spec.timeout:g} s',
                             timeout=True)
         timer = loop.call_at(loop.time() + max(0.0, deadline - time.monotonic()),
-                             _settle, result, None, late)
+                             settle, result, None, late)
         try:
             return await result
         finally:
@@ -228,7 +220,7 @@ class CommandRouter:
                 value, error = call(), None
             except Exception as err:  # noqa: B902 - handed over to the awaiting coroutine
                 value, error = None, err
-            loop.call_soon_threadsafe(_settle, result, value, error)
+            settle_from_thread(result, value, error)
 
         self._node.executor.create_task(run)
         return await result

@@ -326,18 +326,32 @@ class HubClient:
         self.stats.state = 'stopped'
 
     async def stop(self) -> None:
-        """Close the socket cleanly (1001 going away) and end run(); safe to call twice."""
+        """
+        Close the socket cleanly (1001 going away) and end run(); safe to call twice.
+
+        `close_timeout` bounds the whole close, the last proof included: a hub that stopped
+        reading gets its connection dropped when it runs out.
+        """
         self._stopping = True
         self._wake.set()
-        if self._ws is not None:
-            if self._unproven:  # a last proof, so that the next start does not send them again
-                proof = await self._ask_proof(self._ws)
-                if proof is not None:
-                    wait = min(0.25, self.settings.close_timeout / 4)  # a stalled hub: short
-                    await asyncio.wait([proof], timeout=wait)
-            await self._ws.close(1001, 'bridge shutting down')
+        ws = self._ws
+        if ws is not None:
+            try:
+                await asyncio.wait_for(self._close(ws), self.settings.close_timeout)
+            except asyncio.TimeoutError:
+                self._log.warning(f'the hub did not complete the close within '
+                                  f'{self.settings.close_timeout:g} s; connection dropped')
+                ws.transport.abort()
         elif self._task is not None and self.stats.state in ('registering', 'connecting'):
             self._task.cancel()  # nothing to close yet; a retry wait ends through _wake
+
+    async def _close(self, ws: Any) -> None:
+        if self._unproven:  # a last proof, so that the next start does not send them again
+            proof = await self._ask_proof(ws)
+            if proof is not None:
+                wait = self.settings.close_timeout / 4  # a stalled hub: leave time to close
+                await asyncio.wait([proof], timeout=wait)
+        await ws.close(1001, 'bridge shutting down')
 
     async def reconnect(self) -> None:
         """Drop the link (1000) or cut a retry wait short, and dial again at once."""

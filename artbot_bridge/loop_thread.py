@@ -1,4 +1,4 @@
-"""An asyncio loop in its own thread: start, submit, call_soon, stop; nothing else."""
+"""An asyncio loop in its own thread: start, submit, ask, call_soon, stop; nothing else."""
 
 import asyncio
 import concurrent.futures
@@ -17,7 +17,7 @@ class LoopThread:
     Own an asyncio event loop running in a background thread.
 
     The loop is created inside the thread; `start()` waits until it runs. Other threads talk to
-    it only through `submit`, `run` and `call_soon`. `stop()` is idempotent and bounded.
+    it only through `submit`, `run`, `ask` and `call_soon`. `stop()` is idempotent and bounded.
     """
 
     def __init__(self, name: str = 'artbot-hub-link') -> None:
@@ -25,6 +25,7 @@ class LoopThread:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
         self._ready = threading.Event()
+        self._stopping = threading.Event()
 
     @property
     def is_running(self) -> bool:
@@ -87,8 +88,32 @@ class LoopThread:
             return False
         return True
 
+    def ask(self, func: Callable[[], T], timeout: float = 1.0) -> T:
+        """
+        Return `func()` as run on the loop thread, from any other thread.
+
+        How another thread reads what the loop owns (the link's counters, the command
+        counts): the value is made where it lives and handed back through a future. Raises
+        LoopThreadError once the loop is stopping, or when it does not answer in time.
+        """
+        answer: 'concurrent.futures.Future[T]' = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                answer.set_result(func())
+            except Exception as err:  # noqa: B902 - handed over to the asking thread
+                answer.set_exception(err)
+
+        if self._stopping.is_set() or not self.call_soon(run):
+            raise LoopThreadError(f'{self._name} is stopping')
+        try:
+            return answer.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise LoopThreadError(f'{self._name} did not answer within {timeout} s') from None
+
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop the loop (pending tasks are cancelled) and join the thread; True if it ended."""
+        self._stopping.set()
         thread, loop = self._thread, self._loop
         if thread is None or loop is None:
             return True
@@ -101,6 +126,33 @@ class LoopThread:
         return not thread.is_alive()
 
 
+def settle(future: 'asyncio.Future[Any]', value: Any = None,
+           error: Optional[BaseException] = None) -> None:
+    """Complete an asyncio future with `value` or `error`, unless it is done (loop thread)."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+
+
+def settle_from_thread(future: 'asyncio.Future[Any]', value: Any = None,
+                       error: Optional[BaseException] = None) -> bool:
+    """
+    Complete an asyncio future from any thread; False when its loop has closed.
+
+    The one way a value crosses into the loop as an answer: the future itself is touched on
+    its own loop only (`call_soon_threadsafe`), where `settle` ignores one already done (a
+    timeout or a cancellation got there first).
+    """
+    try:
+        future.get_loop().call_soon_threadsafe(settle, future, value, error)
+    except RuntimeError:  # the loop closed meanwhile: nobody is waiting any more
+        return False
+    return True
+
+
 async def in_daemon_thread(func: Callable[[], T]) -> T:
     """
     Await a blocking call run in a daemon thread.
@@ -108,25 +160,14 @@ async def in_daemon_thread(func: Callable[[], T]) -> T:
     Unlike the default executor, a daemon thread never holds up the process exit: a blocking
     call cut short by shutdown ends on its own timeout while the process is already gone.
     """
-    loop = asyncio.get_running_loop()
-    future: 'asyncio.Future[T]' = loop.create_future()
-
-    def settle(result: Any, error: Optional[BaseException]) -> None:
-        if not future.done():
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(result)
+    future: 'asyncio.Future[T]' = asyncio.get_running_loop().create_future()
 
     def work() -> None:
         try:
             result, error = func(), None
         except BaseException as exc:  # noqa: B902 - handed over to the awaiting task
             result, error = None, exc
-        try:
-            loop.call_soon_threadsafe(settle, result, error)
-        except RuntimeError:
-            pass  # the loop closed while we worked: nobody is waiting any more
+        settle_from_thread(future, result, error)
 
     threading.Thread(target=work, name='artbot-blocking-call', daemon=True).start()
     return await future

@@ -75,7 +75,9 @@ def main(args: Optional[List[str]] = None) -> int:
         node.get_logger().info('shutting down')
         node.shutdown()
         spinning.clear()
-        executor.wake()
+        # A task is work that ends spin_once() at once; wake() alone only rebuilds its wait
+        # set, and the spin would go on until the next timer.
+        executor.create_task(lambda: None)
         if spinner.ident is not None:
             spinner.join(2.0)
             if spinner.is_alive():  # a callback that does not return: ending rclpy wakes it

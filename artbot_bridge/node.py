@@ -1,13 +1,12 @@
 """The artbot_bridge node: wires ROS topics, services and commands to the hub link."""
 
 import asyncio
-from collections import deque
 import concurrent.futures
 import json
 import platform
 import socket
 import time
-from typing import Any, Deque, Dict, List, Optional, Tuple, TYPE_CHECKING, Union
+from typing import Any, Dict, List, Optional, Tuple, TYPE_CHECKING, Union
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import Log
@@ -24,10 +23,10 @@ from . import __version__
 from .commands import CommandRouter
 from .dispatcher import CommandError, Dispatcher, Handler, Outcome
 from .hub_client import HubClient
-from .loop_thread import LoopThread
+from .logs import LogForwarder
+from .loop_thread import LoopThread, LoopThreadError
 from .parameters import declare_and_read
-from .protocol import Command, HUB_LEVELS, ProtocolError, utc_timestamp
-from .ratelimit import RateLimiter
+from .protocol import Command, ProtocolError
 from .ros_codec import check_path, InterfaceTypeError, load_interface
 from .settings import SettingsError
 from .status import StatusBoard
@@ -42,13 +41,9 @@ LATEST_ONLY = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
 # Every message, as the publisher sends it (a best-effort publisher still matches).
 STREAM = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-LOG_LEVELS = {'debug': Log.DEBUG, 'info': Log.INFO, 'warn': Log.WARN, 'error': Log.ERROR,
-              'fatal': Log.FATAL}
-LEVEL_NAMES = {value: name for name, value in LOG_LEVELS.items()}
 # Frames shown on ROS as the hub gets them: kind -> topic under the node's name.
 FRAME_TOPICS = {'heartbeat': 'heartbeat', 'robot_status': 'robot_status',
                 'command_response': 'command_responses'}
-MAX_LOG_CHARS = 2000  # a log line for the hub, not a file transfer
 # The bridge's own topics skip rclpy's default QoS-event handlers: each is a waitable that
 # every executor iteration visits, and on these topics a QoS mismatch is the peer's to report.
 # Status sources keep theirs: there, an incompatible publisher is worth a warning.
@@ -68,9 +63,10 @@ class BridgeNode(Node):
         source_types = {name: self._source_type(name, slot.settings)
                         for name, slot in self.board.slots.items()}  # bad types fail first
         self._loop = LoopThread()
-        self.recent_logs: Deque[Dict[str, Any]] = deque(maxlen=500)
-        self._log_limit = RateLimiter(self.settings.log_rate, 2 * self.settings.log_rate)
-        router = CommandRouter(self, self.settings.commands, self._forward_log,
+        self.logs = LogForwarder(self._loop.call_soon, lambda **entry: self.hub.log_entry(**entry),
+                                 self.settings.log_rate, self.settings.hub_log_level,
+                                 self.get_logger().name)
+        router = CommandRouter(self, self.settings.commands, self.logs.forward,
                                self.settings.feedback_interval)
         handlers: Dict[str, Handler] = {
             'ping': self._ping, 'status': self._status, 'get_logs': self._get_logs,
@@ -116,13 +112,11 @@ class BridgeNode(Node):
         self.safety = None
         if self.settings.safety_grace > 0:
             from .safety import SafetyStop  # geometry_msgs is loaded only when configured
-            self.safety = SafetyStop(self, self.settings, self._report)
+            self.safety = SafetyStop(self, self.settings, self.logs.report)
         self._on_link(False)
-        self.create_subscription(String, '~/events', self._on_event, 10, **QUIET_SUB)
+        self.create_subscription(String, '~/events', self.logs.on_event, 10, **QUIET_SUB)
         if self.settings.hub_log_level != 'none':
-            self._min_level = LOG_LEVELS[self.settings.hub_log_level]
-            self._own_logger = self.get_logger().name
-            self.create_subscription(Log, '/rosout', self._on_rosout, QoSProfile(depth=100),
+            self.create_subscription(Log, '/rosout', self.logs.on_rosout, QoSProfile(depth=100),
                                      **QUIET_SUB)
         self.create_service(Trigger, '~/reconnect', self._srv_reconnect)
         self.create_service(Trigger, '~/get_status', self._srv_get_status)
@@ -237,7 +231,7 @@ class BridgeNode(Node):
         if not isinstance(lines, int) or isinstance(lines, bool) or not 0 < lines <= 500:
             raise CommandError("parameter 'lines' must be an integer from 1 to 500",
                                field='lines')
-        logs = list(self.recent_logs)[-lines:]
+        logs = self.logs.recent(lines)
         return True, {'message': f'{len(logs)} log lines', 'result': {'logs': logs}}
 
     async def _reconnect(self, command: Command) -> Outcome:
@@ -247,45 +241,16 @@ class BridgeNode(Node):
         return True, {'message': 'reconnecting'}
 
     def status_snapshot(self) -> Dict[str, Any]:
-        """Return the current robot_status and link state (any thread)."""
-        return {'robot_status': self.board.robot_status(), 'link': self.hub.snapshot(),
-                'commands_received': self.dispatcher.received,
-                'log_lines_refused': self._log_limit.refused}
+        """Return the current robot_status and link state (loop thread)."""
+        return {'robot_status': self.board.robot_status(), **self._loop_counters()}
+
+    def _loop_counters(self) -> Dict[str, Any]:
+        """Return what the loop thread owns: the link's state and counters (loop thread)."""
+        return {'link': self.hub.snapshot(), 'commands_received': self.dispatcher.received,
+                'command_repeats': self.dispatcher.ledger.repeats,
+                'log_lines_refused': self.logs.refused}
 
     # -- ROS side ---------------------------------------------------------------------------
-
-    def _forward_log(self, level: str, message: str, **extra: Any) -> None:
-        """Send a log line to the hub (rate-limited; any thread)."""
-        if not self._log_limit.allow():
-            return
-        self._report(level, message, **extra)
-
-    def _report(self, level: str, message: str, **extra: Any) -> None:
-        """Send a log line to the hub, never refused (the bridge's own reports; any thread)."""
-        if len(message) > MAX_LOG_CHARS:
-            message = f'{message[:MAX_LOG_CHARS]}... ({len(message)} characters)'
-        entry = {'level': level, 'message': message, 'timestamp': utc_timestamp(), **extra}
-        self.recent_logs.append(entry)
-        self._loop.call_soon(lambda: self.hub.log_entry(**entry))
-
-    def _on_event(self, msg: String) -> None:
-        level, text = 'info', msg.data
-        if text.startswith('{'):  # {"level": "warn", "message": "..."} carries a level
-            try:
-                event = json.loads(text)
-            except ValueError:
-                event = None
-            if isinstance(event, dict) and isinstance(event.get('message'), str):
-                text = event['message']
-                level = str(event.get('level', 'info')).lower()
-                level = level if level in HUB_LEVELS else 'info'
-        self._forward_log(level, text, source='events')
-
-    def _on_rosout(self, msg: Log) -> None:
-        # The bridge's own lines stay out: what the hub needs of them it gets directly.
-        if msg.level >= self._min_level and msg.name != self._own_logger:
-            self._forward_log(LEVEL_NAMES.get(msg.level, str(msg.level)), msg.msg,
-                              logger=msg.name, source='rosout')
 
     def _srv_reconnect(self, request: Trigger.Request,
                        response: Trigger.Response) -> Trigger.Response:
@@ -295,8 +260,13 @@ class BridgeNode(Node):
 
     def _srv_get_status(self, request: Trigger.Request,
                         response: Trigger.Response) -> Trigger.Response:
+        try:  # made on the loop thread, which owns the link's state, and handed back
+            snapshot = self._loop.ask(self.status_snapshot)
+        except LoopThreadError as err:
+            response.success, response.message = False, str(err)
+            return response
         response.success = True
-        response.message = json.dumps(self.status_snapshot(), default=str)
+        response.message = json.dumps(snapshot, default=str)
         return response
 
     def _srv_set_telemetry(self, request: SetBool.Request,
@@ -307,7 +277,11 @@ class BridgeNode(Node):
         return response
 
     def _publish_diagnostics(self) -> None:
-        stats = self.hub.snapshot()
+        try:  # the loop's counters, read on the loop and handed back
+            counters = self._loop.ask(self._loop_counters)
+        except LoopThreadError:
+            return  # shutting down: the link is gone, and so is its report
+        stats = counters.pop('link')
         connected = stats['state'] == 'connected'
         status = DiagnosticStatus(
             name='artbot_bridge: hub link', hardware_id=self.settings.agent_id,
@@ -317,11 +291,9 @@ class BridgeNode(Node):
         if self.safety is not None:
             stats['safety_stops'] = self.safety.stops
         if self.spool is not None:
-            stats.update(outbox_file_failures=self.spool.failures,
-                         outbox_file_error=self.spool.failed or '')
-        stats.update(commands_received=self.dispatcher.received,
-                     command_repeats=self.dispatcher.ledger.repeats,
-                     log_lines_refused=self._log_limit.refused,
+            failures, failed = self.spool.health()
+            stats.update(outbox_file_failures=failures, outbox_file_error=failed or '')
+        stats.update(counters,
                      stream_messages_refused=sum(s.limit.refused for s in self.streams),
                      stale_sources=','.join(self.board.stale_names()))
         status.values = [KeyValue(key=key, value='' if value is None else str(value))

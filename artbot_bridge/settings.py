@@ -201,7 +201,8 @@ class Settings(BaseModel):
         default=20.0, ge=0.1, le=3600.0,
         description='seconds to wait for a pong before the link is declared dead')
     close_timeout: float = Field(
-        default=2.0, ge=0.1, le=60.0, description='seconds allowed for a clean close')
+        default=1.5, ge=0.1, le=60.0,
+        description='seconds allowed for the whole clean close, the last delivery proof included')
     max_message_size: int = Field(
         default=16 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024,
         description='largest inbound frame accepted, in bytes')

@@ -47,13 +47,28 @@ class Spool:
         self._ids, self._seqs = itertools.count(1), itertools.count(1)
         self._loaded = self._closed = False
         self._writer: threading.Thread | None = None
-        self._failed: str | None = None
-        self.failures = 0  # writes that could not be stored (read by diagnostics)
+        self._failed: str | None = None  # the writer thread's, read under the lock
+        self._failures = 0
 
     @property
     def failed(self) -> str | None:
         """Return the text of the last failure, or None."""
-        return self._failed
+        return self.health()[1]
+
+    @property
+    def failures(self) -> int:
+        """Return how many writes could not be stored."""
+        return self.health()[0]
+
+    def health(self) -> tuple[int, str | None]:
+        """Return (writes that could not be stored, the last failure's text) (any thread)."""
+        with self._lock:
+            return self._failures, self._failed
+
+    def _fail(self, reason: str, writes: int = 0) -> None:
+        with self._lock:
+            self._failures += writes
+            self._failed = reason
 
     def load(self) -> tuple[list[tuple[int, str, str]], list[tuple[str, str]]]:
         """
@@ -74,10 +89,10 @@ class Spool:
                 for suffix in ('-wal', '-shm', ''):
                     if os.path.exists(self.path + suffix):
                         os.replace(self.path + suffix, aside + suffix)
-                self._failed = f'{self.path}: {exc}; moved to {aside}'
+                self._fail(f'{self.path}: {exc}; moved to {aside}')
                 return self._read()
         except (sqlite3.Error, OSError) as exc:
-            self._failed = f'{self.path}: {type(exc).__name__}: {exc}'
+            self._fail(f'{self.path}: {type(exc).__name__}: {exc}')
             return [], []
 
     def add(self, queue: str, frame: str) -> int:
@@ -203,8 +218,8 @@ class Spool:
             conn.execute('COMMIT')
             return conn
         except Exception as exc:  # noqa: B902 - sqlite3, OSError, UnicodeError: all the same
-            self.failures += len(writes) if len(writes) == 1 else 0
-            self._failed = f'{self.path}: {type(exc).__name__}: {exc}'
+            # A batch that fails is retried write by write: only those are counted.
+            self._fail(f'{self.path}: {type(exc).__name__}: {exc}', 1 if len(writes) == 1 else 0)
             if conn is not None:
                 conn.close()  # closing rolls back the open transaction
             return None

@@ -59,8 +59,7 @@ MEANINGS: Dict[str, Tuple[Tuple[str, ...], Callable[[Any], Dict[str, Any]]]] = {
 class SourceSlot:
     """The latest message of one status source and when it arrived."""
 
-    __slots__ = ('settings', 'type', 'meaning', 'words', 'stale_limit', 'msg', 'stamp', 'count',
-                 '_clock')
+    __slots__ = ('settings', 'type', 'meaning', 'words', 'stale_limit', '_latest', '_clock')
 
     def __init__(self, settings: SourceSettings, stale_limit: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -71,16 +70,19 @@ class SourceSlot:
         for key, raw, word in settings.map:
             self.words.setdefault(key, {})[raw] = word
         self.stale_limit = stale_limit
-        self.msg: Any = None
-        self.stamp = 0.0
-        self.count = 0
+        # (message, arrival, messages so far): written whole by the ROS callback and read
+        # whole by the telemetry thread, so a reader never sees half of an update.
+        self._latest: Tuple[Any, float, int] = (None, 0.0, 0)
         self._clock = clock
 
     def store(self, msg: Any) -> None:
         """Keep `msg` as the latest value (called from the ROS callback)."""
-        self.msg = msg
-        self.stamp = self._clock()
-        self.count += 1
+        self._latest = (msg, self._clock(), self._latest[2] + 1)
+
+    @property
+    def count(self) -> int:
+        """Return how many messages arrived."""
+        return self._latest[2]
 
     def word(self, key: str, value: Any) -> Any:
         """Return the hub's word for `value` under `key` (`map`), else the value itself."""
@@ -92,7 +94,7 @@ class SourceSlot:
 
     def fresh_message(self) -> Tuple[Any, float]:
         """Return (message, age in s) while fresh; (None, age) once stale or never received."""
-        msg, stamp = self.msg, self.stamp  # one consistent pair, whatever the callback does
+        msg, stamp, _ = self._latest
         if msg is None:
             return None, math.inf
         age = self._clock() - stamp

@@ -249,6 +249,31 @@ def test_answers_written_into_a_stalled_socket_are_sent_again_after_the_redial(h
         proxy.close()
 
 
+def test_sigterm_with_a_hub_that_stopped_reading_ends_within_close_timeout(hub, start_bridge):
+    """The close handshake gets no answer: the bridge drops the link when close_timeout ends."""
+    proxy = FaultProxy(hub.loop, hub.hub.port)
+    try:
+        bridge = start_bridge({'hub_url': f'http://127.0.0.1:{proxy.port}',
+                               'agent_id': 'bot-deaf', 'close_timeout': 1.5,
+                               'ping_interval': 30.0, 'ping_timeout': 30.0})
+        hub.wait_connected('bot-deaf')
+        proxy.stalled = True
+        for n in range(20):  # answers the hub never reads: unproven at shutdown
+            hub.send_command('bot-deaf', {'command_id': f'deaf-{n}', 'action': 'ping'})
+        time.sleep(0.5)
+        sent = time.monotonic()
+        bridge.signal(signal.SIGTERM)
+        assert bridge.wait(10) == 0, bridge.output()
+        took = time.monotonic() - sent
+        output = bridge.output()
+        print(f'\nfault: SIGTERM with a hub that stopped reading: exit 0 after {took:.2f} s '
+              f'(close_timeout 1.5 s)')
+        assert 'did not complete the close within 1.5 s; connection dropped' in output, output
+        assert 'Traceback' not in output and 'did not close cleanly' not in output, output
+    finally:
+        proxy.close()
+
+
 def test_a_burst_of_commands_is_answered_in_full_on_a_healthy_link(hub, start_bridge):
     """
     Far more commands in one go than answers may queue are all answered.
