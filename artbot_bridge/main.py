@@ -11,8 +11,8 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
-from .node import BridgeNode
-from .settings import SettingsError
+from .core.settings import SettingsError
+from .ros.node import BridgeNode
 
 
 # The hub link's thread and the ROS executor's thread hand each command to each other. With

@@ -181,7 +181,7 @@ def ws_flood(url: str, agent: str) -> None:
     """Register, connect, and send stream frames as fast as websockets can: sending alone."""
     import websockets
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from artbot_bridge.protocol import encode
+    from artbot_bridge.core.protocol import encode
     _register(url, agent)
 
     async def main() -> None:

@@ -12,8 +12,8 @@ import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from artbot_bridge.core.loop_thread import LoopThread
 from artbot_bridge.devhub.server import DevHub
-from artbot_bridge.loop_thread import LoopThread
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,10 +3,10 @@
 import asyncio
 import json
 
-from artbot_bridge.backoff import Backoff
-from artbot_bridge.outbox import LOGS, Outbox, RESPONSES, STREAM
-from artbot_bridge.protocol import command_response, encode, parse_command, ProtocolError
-from artbot_bridge.settings import build_settings, read_env_file, SettingsError
+from artbot_bridge.core.backoff import Backoff
+from artbot_bridge.core.outbox import LOGS, Outbox, RESPONSES, STREAM
+from artbot_bridge.core.protocol import command_response, encode, parse_command, ProtocolError
+from artbot_bridge.core.settings import build_settings, read_env_file, SettingsError
 import pytest
 
 

@@ -4,10 +4,10 @@ import asyncio
 import json
 import logging
 
-from artbot_bridge.dispatcher import CommandError, Dispatcher
-from artbot_bridge.ledger import CommandLedger
-from artbot_bridge.protocol import parse_command, ProtocolError
-from artbot_bridge.ratelimit import RateLimiter
+from artbot_bridge.core.dispatcher import CommandError, Dispatcher
+from artbot_bridge.core.ledger import CommandLedger
+from artbot_bridge.core.protocol import parse_command, ProtocolError
+from artbot_bridge.core.ratelimit import RateLimiter
 import pytest
 
 

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from artbot_bridge.ros_codec import FieldError, fill_message, InterfaceTypeError, to_plain
+from artbot_bridge.ros.ros_codec import FieldError, fill_message, InterfaceTypeError, to_plain
 from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import PoseArray, Twist
 import numpy
@@ -368,7 +368,7 @@ def test_setter_errors_become_field_errors():
 def test_checks_hold_under_python_optimize():
     """Keep rejecting bad values when asserts are stripped (python -O)."""
     code = (
-        'from artbot_bridge.ros_codec import FieldError, fill_message\n'
+        'from artbot_bridge.ros.ros_codec import FieldError, fill_message\n'
         'from std_srvs.srv import SetBool\n'
         'from test_msgs.msg import BasicTypes\n'
         'for msg, values in ((SetBool.Request(), {"data": "yes"}),\n'

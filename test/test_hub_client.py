@@ -5,10 +5,10 @@ import json
 import logging
 import time
 
+from artbot_bridge.core.hub_client import HubClient, Telemetry
+from artbot_bridge.core.protocol import ProtocolError
+from artbot_bridge.core.settings import build_settings
 from artbot_bridge.devhub.server import DevHub
-from artbot_bridge.hub_client import HubClient, Telemetry
-from artbot_bridge.protocol import ProtocolError
-from artbot_bridge.settings import build_settings
 
 
 class StaticTelemetry(Telemetry):

@@ -59,7 +59,7 @@ def _find_setup() -> Setup:
                         pytrace=False)
         print(f'SKIPPED: {problem}')
         pytest.skip(problem)
-    from artbot_bridge.settings import ENV_OVERRIDES
+    from artbot_bridge.core.settings import ENV_OVERRIDES
     env = {key: value for key, value in os.environ.items() if key not in ENV_OVERRIDES}
     prefixes = [p for p in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if p]
     env.update(

@@ -3,7 +3,7 @@
 import signal
 import time
 
-from artbot_bridge.protocol import HEARTBEAT_NUMBERS, is_number
+from artbot_bridge.core.protocol import HEARTBEAT_NUMBERS, is_number
 from harness import FAST, FaultProxy, free_port, HubHarness, wait_for
 import pytest
 

@@ -1,6 +1,6 @@
 """Log forwarding: the rate limit and the recent lines belong to the hub link's loop."""
 
-from artbot_bridge.logs import LogForwarder, MAX_LOG_CHARS
+from artbot_bridge.ros.logs import LogForwarder, MAX_LOG_CHARS
 from rcl_interfaces.msg import Log
 from std_msgs.msg import String
 

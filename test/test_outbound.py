@@ -3,11 +3,11 @@
 import json
 import math
 
+from artbot_bridge.core.protocol import encode, HEARTBEAT_NUMBERS, is_number, STATUS_NUMBERS
+from artbot_bridge.core.settings import build_settings
 from artbot_bridge.devhub.realhub import acceptance_error, api_error, frame_error
-from artbot_bridge.protocol import encode, HEARTBEAT_NUMBERS, is_number, STATUS_NUMBERS
-from artbot_bridge.settings import build_settings
-from artbot_bridge.status import StatusBoard
-from artbot_bridge.telemetry import RobotTelemetry
+from artbot_bridge.ros.status import StatusBoard
+from artbot_bridge.ros.telemetry import RobotTelemetry
 from hypothesis import given, settings, strategies as st
 import pytest
 from sensor_msgs.msg import BatteryState
@@ -157,8 +157,9 @@ def test_every_frame_passes_the_real_hubs_acceptance_check(metrics, percentage, 
                 'oak': Bool(data=True)}
     for name, state in states.items():
         if state != 'never':
+            clock.now = 100.0 - (60.0 if state == 'stale' else 0.0)  # when it arrived
             tel.board.slots[name].store(messages[name])
-            tel.board.slots[name].stamp = clock.now - (60.0 if state == 'stale' else 0.0)
+    clock.now = 100.0
     for kind, data in (('heartbeat', tel.heartbeat()), ('robot_status', tel.robot_status())):
         frame = encode(kind, 'probe', data)
         assert frame_error(frame) is None, frame

@@ -1,11 +1,11 @@
-"""Unit tests for artbot_bridge.ros_codec using real generated ROS 2 messages."""
+"""Unit tests for artbot_bridge.ros.ros_codec using real generated ROS 2 messages."""
 
 import array
 import json
 import math
 
-from artbot_bridge import ros_codec
-from artbot_bridge.ros_codec import (
+from artbot_bridge.ros import ros_codec
+from artbot_bridge.ros.ros_codec import (
     check_path, get_path, InterfaceTypeError, load_interface, to_plain)
 from nav_msgs.msg import Odometry
 import numpy

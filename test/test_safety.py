@@ -69,8 +69,8 @@ class _Node:
 
 
 def test_a_link_back_while_the_check_runs_never_disarms_the_next_outage(monkeypatch):
-    import artbot_bridge.safety as module
-    from artbot_bridge.settings import build_settings
+    import artbot_bridge.ros.safety as module
+    from artbot_bridge.core.settings import build_settings
     settings = build_settings({'env_file': '', 'safety_grace': 0.05,
                                'safety_stop_topic': '/cmd_vel'}, [], {})
     node = _Node(lambda: None)

@@ -6,13 +6,13 @@ import subprocess
 import sys
 import threading
 
-from artbot_bridge.spool import Spool
+from artbot_bridge.core.spool import Spool
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHILD = """
 import sys
-from artbot_bridge.spool import Spool
+from artbot_bridge.core.spool import Spool
 spool = Spool(sys.argv[1])
 spool.load()
 for i in range(100):

@@ -2,8 +2,8 @@
 
 import math
 
-from artbot_bridge.settings import build_settings
-from artbot_bridge.status import StatusBoard
+from artbot_bridge.core.settings import build_settings
+from artbot_bridge.ros.status import StatusBoard
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import BatteryState
 from std_msgs.msg import Bool

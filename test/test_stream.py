@@ -4,10 +4,10 @@ import asyncio
 import json
 import time
 
-from artbot_bridge.outbox import LOGS, Outbox, RESPONSES, STREAM
-from artbot_bridge.settings import build_settings, SettingsError
-from artbot_bridge.status import StatusBoard
-from artbot_bridge.stream import LINGER, StreamForwarder
+from artbot_bridge.core.outbox import LOGS, Outbox, RESPONSES, STREAM
+from artbot_bridge.core.settings import build_settings, SettingsError
+from artbot_bridge.ros.status import StatusBoard
+from artbot_bridge.ros.stream import LINGER, StreamForwarder
 from harness import wait_for
 import pytest
 from sensor_msgs.msg import BatteryState

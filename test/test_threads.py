@@ -7,7 +7,7 @@ Each piece of state has one owner; these tests pin the hand-offs (pure, no ROS g
 import asyncio
 import threading
 
-from artbot_bridge.loop_thread import LoopThread, LoopThreadError, settle, settle_from_thread
+from artbot_bridge.core.loop_thread import LoopThread, LoopThreadError, settle, settle_from_thread
 import pytest
 
 

@@ -16,7 +16,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .ros_codec import get_path, to_plain
-from .settings import Settings, SourceSettings
+from ..core.settings import Settings, SourceSettings
 
 BATTERY_TYPE = 'sensor_msgs/msg/BatteryState'
 # sensor_msgs/BatteryState POWER_SUPPLY_STATUS_* constants.
@@ -78,6 +78,11 @@ class SourceSlot:
     def store(self, msg: Any) -> None:
         """Keep `msg` as the latest value (called from the ROS callback)."""
         self._latest = (msg, self._clock(), self._latest[2] + 1)
+
+    @property
+    def msg(self) -> Any:
+        """Return the latest message, fresh or not (None before the first)."""
+        return self._latest[0]
 
     @property
     def count(self) -> int:

@@ -16,12 +16,12 @@ from action_msgs.msg import GoalStatus
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
-from .dispatcher import CommandError, Handler, Outcome
-from .loop_thread import settle, settle_from_thread
-from .protocol import Command
 from .ros_codec import check_path, FieldError, fill_message, InterfaceTypeError
 from .ros_codec import load_interface, to_plain
-from .settings import CommandSettings, SettingsError
+from ..core.dispatcher import CommandError, Handler, Outcome
+from ..core.loop_thread import settle, settle_from_thread
+from ..core.protocol import Command
+from ..core.settings import CommandSettings, SettingsError
 
 LogSink = Callable[..., None]  # (level, message, **extra), callable from any thread
 # Calls in flight per target: a service keeps 10 requests by default (QoS depth) and drops

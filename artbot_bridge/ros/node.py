@@ -19,22 +19,22 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool, Trigger
 
-from . import __version__
 from .commands import CommandRouter
-from .dispatcher import CommandError, Dispatcher, Handler, Outcome
-from .hub_client import HubClient
 from .logs import LogForwarder
-from .loop_thread import LoopThread, LoopThreadError
 from .parameters import declare_and_read
-from .protocol import Command, ProtocolError
 from .ros_codec import check_path, InterfaceTypeError, load_interface
-from .settings import SettingsError
 from .status import StatusBoard
 from .stream import StreamForwarder
 from .telemetry import RobotTelemetry
+from .. import __version__
+from ..core.dispatcher import CommandError, Dispatcher, Handler, Outcome
+from ..core.hub_client import HubClient
+from ..core.loop_thread import LoopThread, LoopThreadError
+from ..core.protocol import Command, ProtocolError
+from ..core.settings import SettingsError
 
 if TYPE_CHECKING:  # sqlite3 is loaded only when an outbox file is configured
-    from .spool import Spool
+    from ..core.spool import Spool
 
 # Latest value only: a subscription that keeps one message costs nothing at any rate.
 LATEST_ONLY = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -128,7 +128,7 @@ class BridgeNode(Node):
         settings = self.settings
         if not settings.outbox_path:
             return None, []
-        from .spool import Spool
+        from ..core.spool import Spool
         spool = Spool(settings.outbox_path, settings.max_queued_responses,
                       settings.max_queued_logs)
         pending, answered = spool.load()

@@ -20,8 +20,8 @@ from pydantic.fields import FieldInfo
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
-from .settings import build_settings, CommandSettings, NOT_PARAMETERS, Settings, SettingsError
-from .settings import SourceSettings
+from ..core.settings import build_settings, CommandSettings, NOT_PARAMETERS, Settings
+from ..core.settings import SettingsError, SourceSettings
 
 TABLES = (('status_sources', SourceSettings), ('commands', CommandSettings))
 # Parameters that rclpy itself declares on every node, or reads for QoS overrides.

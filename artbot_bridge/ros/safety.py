@@ -20,7 +20,7 @@ from geometry_msgs.msg import Twist
 from rclpy.node import Node
 from std_srvs.srv import Trigger
 
-from .settings import Settings
+from ..core.settings import Settings
 
 
 class SafetyStop:

@@ -14,9 +14,9 @@ import asyncio
 from collections import deque
 from typing import Any, Callable, Deque, Tuple
 
-from .protocol import encode
-from .ratelimit import RateLimiter
 from .status import SourceSlot, StatusBoard
+from ..core.protocol import encode
+from ..core.ratelimit import RateLimiter
 
 # After a pass of several messages the drain stays scheduled this long, so a topic faster than
 # the loop takes it costs one wake-up per batch; one message at a time still goes at once.

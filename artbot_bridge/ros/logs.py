@@ -13,8 +13,8 @@ from typing import Any, Callable, Deque, Dict, List
 from rcl_interfaces.msg import Log
 from std_msgs.msg import String
 
-from .protocol import HUB_LEVELS, utc_timestamp
-from .ratelimit import RateLimiter
+from ..core.protocol import HUB_LEVELS, utc_timestamp
+from ..core.ratelimit import RateLimiter
 
 LOG_LEVELS = {'debug': Log.DEBUG, 'info': Log.INFO, 'warn': Log.WARN, 'error': Log.ERROR,
               'fatal': Log.FATAL}

@@ -12,9 +12,9 @@ What the hub can take (no nulls, numbers where it computes) is `protocol.encode`
 
 from typing import Any, Dict, Optional
 
-from .hub_client import Telemetry
-from .metrics import SystemSampler
 from .status import StatusBoard
+from ..core.hub_client import Telemetry
+from ..core.metrics import SystemSampler
 
 # Heartbeat key -> the card's key that robot_status sets for the same fact.
 HEARTBEAT_TWINS = {'oak_connected': 'oak_camera_connected'}

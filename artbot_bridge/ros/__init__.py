@@ -1,0 +1,1 @@
+"""The ROS edges: the node, its parameters, topics, services, commands and messages."""
