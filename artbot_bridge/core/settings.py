@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic import SecretStr
 from pydantic import ValidationError
 
+from . import builtins
+
 # Environment variables the original agent read, and the setting each one overrides.
 ENV_OVERRIDES = {
     'HUB_URL': 'hub_url',
@@ -121,7 +123,6 @@ class SourceSettings(BaseModel):
         return self
 
 
-BUILT_IN_COMMANDS = ('status', 'ping', 'get_logs', 'reconnect')
 
 
 class CommandSettings(BaseModel):
@@ -151,7 +152,7 @@ class CommandSettings(BaseModel):
         targets = [kind for kind in ('service', 'topic', 'action') if getattr(self, kind)]
         if len(targets) != 1:
             raise ValueError('set exactly one of service, topic or action')
-        if self.name in BUILT_IN_COMMANDS:
+        if self.name in builtins.NAMES:
             raise ValueError(f'{self.name!r} is a built-in command')
         return self
 
