@@ -1,5 +1,5 @@
 # The two commands of a fresh machine: `make demo` and `make test`. Each sets up what it needs.
-.PHONY: demo test test-kilted test-jazzy bench profile screenshot setup clean
+.PHONY: demo test test-kilted test-jazzy bench soak profile screenshot setup clean
 
 demo:
 	bash scripts/demo.sh
@@ -17,6 +17,10 @@ bench:
 	bash scripts/setup.sh kilted
 	.venv/kilted/bin/python -m pip install --quiet -r requirements/bench.txt
 	.venv/kilted/bin/python bench/run.py
+
+soak:
+	bash scripts/setup.sh kilted
+	.venv/kilted/bin/python bench/soak.py
 
 profile:
 	bash scripts/setup.sh kilted

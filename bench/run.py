@@ -17,7 +17,7 @@ import signal
 import statistics
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 import uuid
 
 import psutil
@@ -30,6 +30,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / 'test')]
 
 from harness import BridgeProcess, HubHarness, wait_for  # noqa: E402, I100
 from peers import spawn, stop  # noqa: E402
+from quota import CpuQuota  # noqa: E402
 import streams  # noqa: E402
 
 
@@ -61,13 +62,21 @@ def sources(n: int) -> dict:
     return params
 
 
-def telemetry(hub: HubHarness, n: int, rate: float, seconds: float) -> tuple:
-    """Bridge and bare node on the same n topics at `rate` Hz: CPU % and RSS MB of each."""
+def telemetry(hub: HubHarness, n: int, rate: float, seconds: float,
+              quotas: Optional[Tuple[CpuQuota, CpuQuota]] = None) -> tuple:
+    """
+    Bridge and bare node on the same n topics at `rate` Hz: CPU % and RSS MB of each.
+
+    With `quotas`, the bridge runs in the first cgroup and the bare node in the second.
+    """
     publisher = spawn('publisher', n, rate)
     bare = spawn('bare', n)
-    agent = f'bench-{n}-{int(rate)}'
+    agent = f'bench-{n}-{int(rate)}' + ('-quota' if quotas else '')
     bridge = BridgeProcess({'hub_url': hub.url, 'agent_id': agent, 'env_file': '',
                             'monitor_interval': 1.0, **sources(n)})
+    if quotas:
+        quotas[0].add(bridge.process.pid)
+        quotas[1].add(bare.pid)
     try:
         hub.wait_connected(agent, timeout=30)
         if n:
@@ -80,6 +89,30 @@ def telemetry(hub: HubHarness, n: int, rate: float, seconds: float) -> tuple:
         bridge.close()
         stop(bare)
         stop(publisher)
+
+
+def pi_sized(hub: HubHarness, seconds: float, share: float = 0.25) -> List[tuple]:
+    """Rows for a Pi-sized host: bridge and bare node each under a quota of `share` cores."""
+    bridge_quota, how = CpuQuota.create(share, 'artbot-bench-bridge')
+    bare_quota, _ = CpuQuota.create(share, 'artbot-bench-bare') if bridge_quota else (None, how)
+    if bridge_quota is None or bare_quota is None:
+        return [(f'Pi-sized host ({share:g} core quota)', f'not measured: {how}', '-', '-')]
+    rows = []
+    try:
+        for n, rate, what in ((0, 1.0, 'idle'), (10, 10.0, '10 topics at 10 Hz')):
+            before = bridge_quota.throttled()
+            (bcpu, brss), (rcpu, _) = telemetry(hub, n, rate, seconds,
+                                                (bridge_quota, bare_quota))
+            throttled = bridge_quota.throttled() - before
+            rows.append((f'Pi-sized host, {what} ({how})',
+                         f'{100 * bcpu / (100 * share):.1f} % of the quota, {brss:.1f} MB RSS, '
+                         f'{throttled} throttled periods',
+                         f'bare rclpy node: {100 * rcpu / (100 * share):.1f} % of the quota',
+                         f'{bcpu / max(rcpu, 0.01):.2f}'))
+    finally:
+        bridge_quota.close()
+        bare_quota.close()
+    return rows
 
 
 def hub_round_trips(hub: HubHarness, agent: str, count: int) -> List[float]:
@@ -331,6 +364,7 @@ def main() -> None:
         rows.append(('footprint at idle', f'{icpu:.2f} % CPU, {irss:.1f} MB RSS',
                      f'bare rclpy node: {bare_cpu:.2f} %, {bare_rss:.1f} MB',
                      f'RSS {irss / bare_rss:.2f}'))
+        rows += pi_sized(hub, seconds)
         rounds = [round_trips(hub, options.commands) for _ in range(ROUNDS)]
         ratios = [b[0] / (r[0] + e[0]) for b, r, e in rounds]
         (b50, b99), (r50, r99), (e50, e99) = rounds[ratios.index(statistics.median(ratios))]

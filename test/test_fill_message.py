@@ -1,4 +1,4 @@
-"""Unit tests for ros_codec.fill_message using real generated ROS 2 messages (no rclpy)."""
+"""Unit tests for artbot_bridge.ros.fill using real generated ROS 2 messages (no rclpy)."""
 
 import array
 import json
@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 
-from artbot_bridge.ros.ros_codec import FieldError, fill_message, InterfaceTypeError, to_plain
+from artbot_bridge.ros.fill import FieldError, fill_message
+from artbot_bridge.ros.interfaces import InterfaceTypeError
+from artbot_bridge.ros.read import to_plain
 from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import PoseArray, Twist
 import numpy
@@ -368,7 +370,7 @@ def test_setter_errors_become_field_errors():
 def test_checks_hold_under_python_optimize():
     """Keep rejecting bad values when asserts are stripped (python -O)."""
     code = (
-        'from artbot_bridge.ros.ros_codec import FieldError, fill_message\n'
+        'from artbot_bridge.ros.fill import FieldError, fill_message\n'
         'from std_srvs.srv import SetBool\n'
         'from test_msgs.msg import BasicTypes\n'
         'for msg, values in ((SetBool.Request(), {"data": "yes"}),\n'

@@ -1,12 +1,12 @@
-"""Unit tests for artbot_bridge.ros.ros_codec using real generated ROS 2 messages."""
+"""Unit tests for artbot_bridge.ros.interfaces and .read using real generated ROS 2 messages."""
 
 import array
 import json
 import math
 
-from artbot_bridge.ros import ros_codec
-from artbot_bridge.ros.ros_codec import (
-    check_path, get_path, InterfaceTypeError, load_interface, to_plain)
+from artbot_bridge.ros import interfaces
+from artbot_bridge.ros.interfaces import check_path, InterfaceTypeError, load_interface
+from artbot_bridge.ros.read import get_path, to_plain
 from nav_msgs.msg import Odometry
 import numpy
 import pytest
@@ -195,9 +195,9 @@ def test_raw_bytes_values():
 def test_introspection_is_cached_per_class():
     """Introspect each message class only once."""
     to_plain(make_odometry())
-    info = ros_codec._INFO[Odometry]
+    info = interfaces._INFO[Odometry]
     to_plain(make_odometry())
-    assert ros_codec._INFO[Odometry] is info
+    assert interfaces._INFO[Odometry] is info
 
 
 def test_get_path():

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 
+from artbot_bridge.core.outbox import Outbox
 from artbot_bridge.core.spool import Spool
 import pytest
 
@@ -64,13 +65,16 @@ def test_order_is_insertion_order_across_queues(tmp_path):
 
 
 def test_bounds_per_queue_keep_the_newest(tmp_path):
+    """The outbox's bounds hold on disk too: what it drops, the spool forgets."""
     path = tmp_path / 'spool.db'
-    spool, _ = opened(path, max_responses=3, max_logs=2)
+    spool, _ = opened(path)
+    outbox = Outbox(max_responses=3, max_logs=2)
+    outbox.on_drop = spool.remove
     for i in range(6):
-        spool.add('responses', f'r{i}')
-        spool.add('logs', f'l{i}')
+        outbox.put('responses', f'r{i}', spool.add('responses', f'r{i}'))
+        outbox.put('logs', f'l{i}', spool.add('logs', f'l{i}'))
     spool.close()
-    pending = reloaded(path, max_responses=3, max_logs=2)[0]
+    pending = reloaded(path)[0]
     assert [(row[1], row[2]) for row in pending] == [
         ('responses', 'r3'), ('responses', 'r4'), ('logs', 'l4'), ('responses', 'r5'),
         ('logs', 'l5')]

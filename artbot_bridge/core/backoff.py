@@ -3,6 +3,13 @@
 import random
 from typing import Callable
 
+# The exponent stops growing after this many failures: 2 ** 32 times `initial` is past any
+# cap, and a count that keeps growing through a long outage must not overflow the float.
+MAX_DOUBLINGS = 32
+# The failure count `penalize()` jumps to: any count from MAX_DOUBLINGS on makes every next
+# delay the cap (less jitter), until a lived connection or `reset()` starts again.
+PENALIZED_FAILURES = 64
+
 
 class Backoff:
     """
@@ -27,11 +34,15 @@ class Backoff:
         """Return the delay after an attempt whose connection lived `lived` seconds (0: none)."""
         if lived >= self.reset_after and lived > 0:
             self.failures = 0
-        delay = min(self.cap, self.initial * 2 ** min(self.failures, 32))
+        delay = min(self.cap, self.initial * 2 ** min(self.failures, MAX_DOUBLINGS))
         self.failures += 1
         return max(self.initial, delay * (1.0 - self.jitter * self._rand()))
 
     def penalize(self) -> float:
         """Jump to the cap (for answers that will not change soon, such as 401/403)."""
-        self.failures = 64
+        self.failures = PENALIZED_FAILURES
         return self.cap
+
+    def reset(self) -> None:
+        """Start the sequence again: the next delay is `initial` (less jitter)."""
+        self.failures = 0

@@ -4,18 +4,23 @@ Hub commands in, exactly one command_response out for each command id.
 The dispatcher runs on the hub link's event loop. It checks a command against the allowlist
 (the handlers it was given), the type (`system_command` needs an explicit entry) and what is
 running, runs the handler as a task, and turns every outcome (result, refusal, timeout,
-exception) into one response. The ledger answers repeats without running anything twice.
+exception) into one response. The ledger answers repeats without running anything twice,
+and is the one record of what runs.
 """
 
 import asyncio
 from typing import Any, Awaitable, Callable, Collection, Dict, Optional, Set, Tuple, Union
 
-from .ledger import CommandLedger
+from .ledger import CommandLedger, SIZE
 from .protocol import Command, command_response, ProtocolError
 from .ratelimit import RateLimiter
 
 Outcome = Tuple[bool, Dict[str, Any]]
 Handler = Callable[[Command], Awaitable[Outcome]]
+# A larger answer is kept for repeats with a stub, which replaces it when memory runs short.
+KEEP_WHOLE_BYTES = 4096
+# Characters of the message kept in the note that replaces an answer over the size limit.
+NOTE_CHARS = 200
 
 
 class CommandError(Exception):
@@ -32,7 +37,7 @@ class Dispatcher:
     def __init__(self, agent_id: str, handlers: Dict[str, Handler],
                  send: Callable[[str], None], logger: Any, *,
                  exclusive: Collection[str] = (), system: Collection[str] = (),
-                 ledger_size: int = 2048, per_minute: int = 600, max_running: int = 32,
+                 ledger_size: int = SIZE, per_minute: int = 600, max_running: int = 32,
                  max_bytes: int = 1024 * 1024) -> None:
         self.agent_id = agent_id
         self.handlers = handlers
@@ -42,7 +47,6 @@ class Dispatcher:
         self._log = logger
         self._exclusive = set(exclusive)
         self._system = set(system)
-        self._running: Dict[str, str] = {}
         self._rate = RateLimiter(per_minute / 60.0, per_minute)
         self._max_running = max_running
         self._max_bytes = max_bytes
@@ -75,7 +79,7 @@ class Dispatcher:
             self._answer(command_id, False, {'message': refusal, 'allowed': list(self.allowed)},
                          item.action)
             return
-        self._running[command_id] = item.action
+        self.ledger.start(command_id, item.action)
         task = asyncio.ensure_future(self._run(item))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -89,9 +93,10 @@ class Dispatcher:
         if command.type == 'system_command' and action not in self._system:
             return (f'system_command {action!r} is not enabled on this robot '
                     f'(set {action}.system: true in its command table to allow it)')
-        if len(self._running) >= self._max_running:
+        actions = self.ledger.actions()
+        if len(actions) >= self._max_running:
             return f'too many commands running ({self._max_running}); try again later'
-        running = sorted(set(self._running.values()))
+        running = sorted(set(actions))
         if running and (action in self._exclusive or self._exclusive & set(running)):
             return (f'busy: {", ".join(running)} running; {action!r} does not run alongside '
                     f'other commands')
@@ -108,20 +113,19 @@ class Dispatcher:
             self._log.error(f'command {command.action!r} failed: {type(err).__name__}: {err}')
             success, data = False, {'message': f'{command.action} failed: '
                                                f'{type(err).__name__}: {err}'}
-        finally:
-            self._running.pop(command.command_id, None)
         self._answer(command.command_id, success, data, command.action)
 
     def _answer(self, command_id: str, success: bool, data: Dict[str, Any],
                 action: str = '') -> None:
         frame = command_response(self.agent_id, command_id, success, data)
         if len(frame) > self._max_bytes:
+            first = str(data.get('message', ''))[:NOTE_CHARS]
             note = {'message': f'response of {len(frame)} bytes is over the limit of '
                                f'{self._max_bytes}; its data was dropped',
-                    'truncated': True, 'first_message': str(data.get('message', ''))[:200]}
+                    'truncated': True, 'first_message': first}
             frame = command_response(self.agent_id, command_id, success, note)
         stub = None
-        if len(frame) > 4096:  # what a repeat gets if the full answer is no longer kept
+        if len(frame) > KEEP_WHOLE_BYTES:  # what a repeat gets once the answer is not kept
             stub = command_response(self.agent_id, command_id, success, {
                 'message': 'answered before; that answer was too large to keep for repeats',
                 'repeat': True})

@@ -3,7 +3,7 @@
 import os
 import re
 import socket
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -11,118 +11,18 @@ from pydantic import SecretStr
 from pydantic import ValidationError
 
 from . import builtins
+from .env import ENV_OVERRIDES, env_overrides, read_env_file  # noqa: F401 - re-exported
+from .sources import SourceSettings, split_pairs, split_words  # noqa: F401 - re-exported
 
-# Environment variables the original agent read, and the setting each one overrides.
-ENV_OVERRIDES = {
-    'HUB_URL': 'hub_url',
-    'AGENT_ID': 'agent_id',
-    'HEARTBEAT_INTERVAL': 'heartbeat_interval',
-    'MONITOR_INTERVAL': 'monitor_interval',
-    'HUB_TOKEN': 'hub_token',
-}
 # Settings that are not ROS parameters: a secret must never be readable with `ros2 param`.
 NOT_PARAMETERS = ('hub_token', 'status_sources', 'commands')
 
 _AGENT_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')
-_FLAT_KEY = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 _TOKEN = re.compile(r'^[\x21-\x7e]{1,4096}$')  # an HTTP header value: one line, no spaces
-# Keys of the hub's robot record: a stream source's frames must not overwrite them.
-_HUB_KEYS = frozenset((
-    'robot_id', 'status', 'hostname', 'ip_address', 'system_info', 'capabilities', 'sources',
-    'last_heartbeat', 'cpu_usage', 'memory_usage', 'cpu_percent', 'memory_percent',
-    'temperature', 'battery_level', 'is_charging', 'is_docked', 'create3_connected',
-    'create3_status', 'oak_connected', 'workspace_running', 'uptime', 'logs', 'timestamp',
-    'id', 'agent_id', 'name', 'location', 'current_action', 'network_latency', 'battery',
-    'oak_camera_connected', 'workspace_status', 'uptime_seconds', 'last_update',
-    'registered_at'))
 
 
 class SettingsError(ValueError):
     """A setting has a bad value; the message names it and says why."""
-
-
-def split_pairs(value: object) -> object:
-    """Turn ['key=field.path', ...] into (('key', 'field.path'), ...); other values pass."""
-    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-        pairs = []
-        for item in value:
-            key, sep, path = item.partition('=')
-            if not sep or not _FLAT_KEY.match(key.strip()) or not path.strip():
-                raise ValueError(f"expected 'key=field.path', got {item!r}")
-            pairs.append((key.strip(), path.strip()))
-        return tuple(pairs)
-    return value
-
-
-def split_words(value: object) -> object:
-    """Turn ['key:value=word', ...] into (('key', 'value', 'word'), ...); other values pass."""
-    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-        triples = []
-        for item in value:
-            key, _, rest = item.partition(':')
-            raw, sep, word = rest.partition('=')
-            if not sep or not _FLAT_KEY.match(key.strip()) or not raw.strip():
-                raise ValueError(f"expected 'key:value=word', got {item!r}")
-            triples.append((key.strip(), raw.strip().lower(), word.strip()))
-        return tuple(triples)
-    return value
-
-
-class SourceSettings(BaseModel):
-    """One ROS topic that feeds robot_status (one row of the `status_sources` table)."""
-
-    model_config = ConfigDict(frozen=True, extra='forbid')
-
-    name: str
-    topic: str = Field(min_length=1, description='topic to subscribe to')
-    type: str = Field(  # noqa: A003 - the parameter users write is <source>.type
-        min_length=3, description='message type, e.g. sensor_msgs/msg/BatteryState')
-    fields: Tuple[str, ...] = Field(
-        default=(), description='dotted field paths to report (empty: the whole message)')
-    flat: Tuple[Tuple[str, str], ...] = Field(
-        default=(), description='key=field.path pairs promoted to flat keys of robot_status')
-    map: Tuple[Tuple[str, str, str], ...] = Field(  # noqa: A003 - users write <source>.map
-        default=(), description="key:value=word triples: a flat key's value as the hub's word, "
-                                'e.g. workspace_status:true=running')
-    presence: str = Field(
-        default='', description='flat key that is true while this source is fresh')
-    stale_after: float = Field(
-        default=0.0, ge=0.0, le=3600.0,
-        description='seconds without a message before the source is stale (0: stale_after)')
-
-    mode: str = Field(
-        default='latest', pattern='^(latest|stream)$',
-        description='latest: coalesced into robot_status; stream: also each message on its own')
-    max_rate: float = Field(
-        default=50.0, ge=0.1, le=100_000.0,
-        description='stream mode: messages per second forwarded, at most (more are dropped)')
-
-    _split_flat = field_validator('flat', mode='before')(split_pairs)
-    _split_map = field_validator('map', mode='before')(split_words)
-
-    @field_validator('presence')
-    @classmethod
-    def _check_presence(cls, value: str) -> str:
-        if value and not _FLAT_KEY.match(value):
-            raise ValueError(f'not a valid key: {value!r}')
-        return value
-
-    @model_validator(mode='after')
-    def _check_mapped_keys(self) -> 'SourceSettings':
-        flat = {key for key, _ in self.flat}
-        unknown = sorted({key for key, _, _ in self.map} - flat)
-        if unknown:
-            raise ValueError(f'map names keys that are not in flat: {", ".join(unknown)}')
-        return self
-
-    @model_validator(mode='after')
-    def _check_stream_name(self) -> 'SourceSettings':
-        if self.mode == 'stream' and (not _FLAT_KEY.match(self.name) or self.name in _HUB_KEYS):
-            raise ValueError(f'a stream source names a key of robot_status: {self.name!r} must be '
-                             'a plain identifier the hub does not already use')
-        return self
-
-
 
 
 class CommandSettings(BaseModel):
@@ -350,35 +250,6 @@ class Settings(BaseModel):
     def stale_limit(self, source: SourceSettings) -> float:
         """Seconds after which `source` counts as stale."""
         return source.stale_after or self.stale_after
-
-
-def read_env_file(path: str) -> Dict[str, str]:
-    """Read KEY=value lines (comments, blank lines, `export` and quotes allowed)."""
-    values: Dict[str, str] = {}
-    if not path or not os.path.isfile(path):
-        return values
-    with open(path, encoding='utf-8') as handle:
-        for line in handle:
-            line = line.strip()
-            if not line or line.startswith('#') or '=' not in line:
-                continue
-            key, _, value = line.removeprefix('export ').partition('=')
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in '\'"':
-                value = value[1:-1]
-            values[key.strip()] = value
-    return values
-
-
-def env_overrides(environ: Mapping[str, str], env_file: str) -> Dict[str, Tuple[str, str]]:
-    """Return {setting: (value, origin)} from the .env file, then the environment over it."""
-    found: Dict[str, Tuple[str, str]] = {}
-    file_values = read_env_file(env_file)
-    for origin, source in ((f'{env_file} {{}}', file_values), ('env {}', environ)):
-        for var, setting in ENV_OVERRIDES.items():
-            if source.get(var, '').strip():
-                found[setting] = (source[var].strip(), origin.format(var))
-    return found
 
 
 def build_settings(values: Mapping[str, object], sources: List[Mapping[str, object]],

@@ -7,8 +7,9 @@ answered: after a crash the bridge loads both back, sends what was pending, and 
 command whose id comes again from memory instead of executing it again. Callers (the hub link's
 event loop) never wait for the disk: writes go through a queue to one writer thread, which
 applies whatever is waiting, in order, in one transaction (a burst costs one fsync) and then
-trims each table to its bound. The spool never raises from a write: the last failure is kept in
-`failed` and the in-memory outbox carries on without it.
+trims the answered ids to their bound. The queues' bounds are the outbox's alone: a frame it
+drops is removed here too (`Outbox.on_drop`). The spool never raises from a write: the last
+failure is kept in `failed` and the in-memory outbox carries on without it.
 """
 
 import itertools
@@ -18,7 +19,7 @@ import sqlite3
 import threading
 import time
 
-from .outbox import LOGS, RESPONSES
+from . import ledger
 
 _SCHEMA = (
     'CREATE TABLE IF NOT EXISTS frames('
@@ -27,8 +28,6 @@ _SCHEMA = (
     'command_id TEXT PRIMARY KEY, frame TEXT NOT NULL, seq INTEGER NOT NULL)',
 )
 # Keep the newest `bound` rows: delete up to the (bound + 1)-th newest (none if fewer rows).
-_TRIM_FRAMES = ('DELETE FROM frames WHERE queue = ? AND id <= '
-                '(SELECT id FROM frames WHERE queue = ? ORDER BY id DESC LIMIT 1 OFFSET ?)')
 _TRIM_ANSWERED = ('DELETE FROM answered WHERE seq <= '
                   '(SELECT seq FROM answered ORDER BY seq DESC LIMIT 1 OFFSET ?)')
 _STOP = object()
@@ -37,10 +36,8 @@ _STOP = object()
 class Spool:
     """SQLite-backed copy of the outbox's queued frames and of the answered command ids."""
 
-    def __init__(self, path: str, max_responses: int = 1000, max_logs: int = 200,
-                 max_answered: int = 2048) -> None:
+    def __init__(self, path: str, max_answered: int = ledger.SIZE) -> None:
         self.path = path
-        self._bounds = {RESPONSES: max_responses, LOGS: max_logs}
         self._max_answered = max_answered
         self._ops: 'queue.Queue[object]' = queue.Queue()
         self._lock = threading.Lock()
@@ -212,8 +209,6 @@ class Spool:
             conn.execute('BEGIN IMMEDIATE')
             for statement, args in writes:
                 conn.execute(statement, args)
-            for name, bound in self._bounds.items():
-                conn.execute(_TRIM_FRAMES, (name, name, bound))
             conn.execute(_TRIM_ANSWERED, (self._max_answered,))
             conn.execute('COMMIT')
             return conn

@@ -13,6 +13,7 @@ from typing import Any, Callable, Deque, Dict, List
 from rcl_interfaces.msg import Log
 from std_msgs.msg import String
 
+from ..core.builtins import MAX_LOG_LINES
 from ..core.protocol import HUB_LEVELS, utc_timestamp
 from ..core.ratelimit import RateLimiter
 
@@ -20,7 +21,6 @@ LOG_LEVELS = {'debug': Log.DEBUG, 'info': Log.INFO, 'warn': Log.WARN, 'error': L
               'fatal': Log.FATAL}
 LEVEL_NAMES = {value: name for name, value in LOG_LEVELS.items()}
 MAX_LOG_CHARS = 2000  # a log line for the hub, not a file transfer
-RECENT_LINES = 500  # what `get_logs` can return
 
 
 class LogForwarder:
@@ -31,7 +31,7 @@ class LogForwarder:
         self._call_soon = call_soon  # LoopThread.call_soon: runs a function on the loop
         self._send = send  # HubClient.log_entry (loop thread)
         self._limit = RateLimiter(rate, 2 * rate)
-        self._recent: Deque[Dict[str, Any]] = deque(maxlen=RECENT_LINES)
+        self._recent: Deque[Dict[str, Any]] = deque(maxlen=MAX_LOG_LINES)
         self._min_level = LOG_LEVELS.get(min_level, Log.FATAL + 1)  # 'none': nothing passes
         self._own_logger = own_logger
 

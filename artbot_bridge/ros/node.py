@@ -1,14 +1,12 @@
 """The artbot_bridge node: wires ROS topics, services and commands to the hub link."""
 
-import asyncio
 import concurrent.futures
 import json
 import platform
 import socket
-import time
 from typing import Any, Dict, List, Optional, Tuple, TYPE_CHECKING, Union
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import Log
 from rclpy.node import Node
 try:
@@ -20,14 +18,16 @@ from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool, Trigger
 
 from .commands import CommandRouter
+from .diagnostics import Diagnostics, PERIOD
+from .interfaces import check_path, InterfaceTypeError, load_interface
 from .logs import LogForwarder
 from .parameters import declare_and_read
-from .ros_codec import check_path, InterfaceTypeError, load_interface
 from .status import StatusBoard
 from .stream import StreamForwarder
 from .telemetry import RobotTelemetry
 from .. import __version__
-from ..core.dispatcher import CommandError, Dispatcher, Handler, Outcome
+from ..core.builtins import BuiltIns
+from ..core.dispatcher import Dispatcher
 from ..core.hub_client import HubClient
 from ..core.loop_thread import LoopThread, LoopThreadError
 from ..core.protocol import Command, ProtocolError
@@ -68,12 +68,12 @@ class BridgeNode(Node):
                                  self.get_logger().name)
         router = CommandRouter(self, self.settings.commands, self.logs.forward,
                                self.settings.feedback_interval)
-        handlers: Dict[str, Handler] = {
-            'ping': self._ping, 'status': self._status, 'get_logs': self._get_logs,
-            'reconnect': self._reconnect, **router.handlers()}
+        # The built-ins run on the loop thread; self.hub, made below, is looked up when called.
+        built_ins = BuiltIns(self.status_snapshot, self.logs.recent, lambda: self.hub.reconnect())
         specs = self.settings.commands
         self.dispatcher = Dispatcher(
-            self.settings.agent_id, handlers, self._send_response, self.get_logger(),
+            self.settings.agent_id, {**built_ins.handlers(), **router.handlers()},
+            self._send_response, self.get_logger(),
             exclusive=[c.name for c in specs if not c.concurrent],
             system=[c.name for c in specs if c.system],
             per_minute=self.settings.max_commands_per_minute,
@@ -106,8 +106,8 @@ class BridgeNode(Node):
         self._frame_pubs = {kind: self.create_publisher(String, f'~/{topic}', 10, **QUIET_PUB)
                             for kind, topic in FRAME_TOPICS.items()}
         self.hub.on_frame = self._echo_frame
-        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10,
-                                                      **QUIET_PUB)
+        diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10,
+                                                **QUIET_PUB)
         self._connected: Optional[bool] = None
         self.safety = None
         if self.settings.safety_grace > 0:
@@ -121,7 +121,10 @@ class BridgeNode(Node):
         self.create_service(Trigger, '~/reconnect', self._srv_reconnect)
         self.create_service(Trigger, '~/get_status', self._srv_get_status)
         self.create_service(SetBool, '~/set_telemetry', self._srv_set_telemetry)
-        self.create_timer(1.0, self._publish_diagnostics)
+        self.diagnostics = Diagnostics(self.settings.agent_id, self._loop, self._loop_counters,
+                                       self.board, self.streams, self.safety, self.spool,
+                                       diagnostics_pub, self.get_clock())
+        self.create_timer(PERIOD, self.diagnostics.publish)
 
     def _open_spool(self) -> Tuple[Optional['Spool'], List[Tuple[int, str, str]]]:
         """Open the outbox file; return it and the frames an earlier run left to deliver."""
@@ -129,8 +132,7 @@ class BridgeNode(Node):
         if not settings.outbox_path:
             return None, []
         from ..core.spool import Spool
-        spool = Spool(settings.outbox_path, settings.max_queued_responses,
-                      settings.max_queued_logs)
+        spool = Spool(settings.outbox_path)
         pending, answered = spool.load()
         if spool.failed:
             self.get_logger().error(f'outbox file: {spool.failed}')
@@ -220,26 +222,6 @@ class BridgeNode(Node):
             self._connected = connected
             self._connected_pub.publish(Bool(data=connected))
 
-    async def _ping(self, command: Command) -> Outcome:
-        return True, {'message': 'pong', 'result': {'time': time.time()}}
-
-    async def _status(self, command: Command) -> Outcome:
-        return True, {'message': 'status', 'result': self.status_snapshot()}
-
-    async def _get_logs(self, command: Command) -> Outcome:
-        lines = command.parameters.get('lines', 50)
-        if not isinstance(lines, int) or isinstance(lines, bool) or not 0 < lines <= 500:
-            raise CommandError("parameter 'lines' must be an integer from 1 to 500",
-                               field='lines')
-        logs = self.logs.recent(lines)
-        return True, {'message': f'{len(logs)} log lines', 'result': {'logs': logs}}
-
-    async def _reconnect(self, command: Command) -> Outcome:
-        # Answer first: the response waits in the outbox and goes out on the new link.
-        asyncio.get_running_loop().call_later(
-            0.1, lambda: asyncio.ensure_future(self.hub.reconnect()))
-        return True, {'message': 'reconnecting'}
-
     def status_snapshot(self) -> Dict[str, Any]:
         """Return the current robot_status and link state (loop thread)."""
         return {'robot_status': self.board.robot_status(), **self._loop_counters()}
@@ -275,29 +257,3 @@ class BridgeNode(Node):
         response.success = True
         response.message = 'telemetry ' + ('resumed' if request.data else 'paused')
         return response
-
-    def _publish_diagnostics(self) -> None:
-        try:  # the loop's counters, read on the loop and handed back
-            counters = self._loop.ask(self._loop_counters)
-        except LoopThreadError:
-            return  # shutting down: the link is gone, and so is its report
-        stats = counters.pop('link')
-        connected = stats['state'] == 'connected'
-        status = DiagnosticStatus(
-            name='artbot_bridge: hub link', hardware_id=self.settings.agent_id,
-            level=DiagnosticStatus.OK if connected else DiagnosticStatus.WARN,
-            message=stats['state'] if connected or not stats['last_error']
-            else f"{stats['state']}: {stats['last_error']}")
-        if self.safety is not None:
-            stats['safety_stops'] = self.safety.stops
-        if self.spool is not None:
-            failures, failed = self.spool.health()
-            stats.update(outbox_file_failures=failures, outbox_file_error=failed or '')
-        stats.update(counters,
-                     stream_messages_refused=sum(s.limit.refused for s in self.streams),
-                     stale_sources=','.join(self.board.stale_names()))
-        status.values = [KeyValue(key=key, value='' if value is None else str(value))
-                         for key, value in stats.items()]
-        array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
-        self._diagnostics_pub.publish(array)

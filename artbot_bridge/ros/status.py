@@ -15,18 +15,13 @@ import math
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .ros_codec import get_path, to_plain
+from .interfaces import normalize_type
+from .read import get_path, to_plain
 from ..core.settings import Settings, SourceSettings
 
 BATTERY_TYPE = 'sensor_msgs/msg/BatteryState'
 # sensor_msgs/BatteryState POWER_SUPPLY_STATUS_* constants.
 _SUPPLY_STATUS = {0: 'unknown', 1: 'charging', 2: 'discharging', 3: 'not_charging', 4: 'full'}
-
-
-def normalize_type(type_name: str) -> str:
-    """Spell `pkg/Name` as `pkg/msg/Name`."""
-    parts = type_name.strip().split('/')
-    return f'{parts[0]}/msg/{parts[1]}' if len(parts) == 2 else type_name.strip()
 
 
 def _finite(value: float, digits: int = 3) -> Optional[float]:

@@ -1,0 +1,131 @@
+"""
+The local hub's dashboard: its page and files, and the live feed to every browser.
+
+`GET /` serves `static/index.html`, which opens `/ws/dashboard`: a snapshot of every robot
+first, then each robot_update, command_response and log_message as it happens.
+"""
+
+from importlib import resources
+import json
+import math
+from typing import Any, Dict, List, Set
+
+from aiohttp import web
+
+from .hubstate import HubState
+from .realhub import api_error
+
+DASHBOARD_LOGS = 200  # log lines per robot in the dashboard's first snapshot
+
+# The dashboard's files, the only ones served from static/: name -> content type.
+STATIC_FILES = {
+    'index.html': 'text/html',
+    'dashboard.css': 'text/css',
+    'dashboard.js': 'text/javascript',
+    'favicon.svg': 'image/svg+xml',
+}
+# The page loads only its own files and talks only to this hub; data is never markup.
+DASHBOARD_HEADERS = {
+    'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self'; connect-src 'self'; base-uri 'none'; "
+                               "form-action 'none'; frame-ancestors 'none'",
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    'Cache-Control': 'no-cache',
+}
+
+
+class DashboardFeed:
+    """The dashboard's routes and broadcasts: DevHub's part."""
+
+    state: HubState
+    ping_interval: float
+    dashboards: Set[web.WebSocketResponse]
+    sockets: Dict[str, List[web.WebSocketResponse]]
+    zombies: Dict[str, str]
+    _system_info: Dict[str, Any]
+
+    async def _broadcast(self, message: Dict[str, Any]) -> None:
+        """Send to every dashboard; never raises (a dashboard never harms an agent's reader)."""
+        if not self.dashboards:
+            return
+        try:
+            text = dashboard_json(message)
+        except Exception as exc:  # e.g. nesting too deep to encode
+            self._event('broadcast_failed', type=message.get('type'), error=repr(exc))
+            return
+        for ws in list(self.dashboards):
+            try:
+                await ws.send_str(text)
+            except (ConnectionError, RuntimeError):
+                self.dashboards.discard(ws)
+
+    def _view(self, robot_id: str) -> Dict[str, Any]:
+        """Return what the dashboard shows beside the record: the hub's own view of it."""
+        record = self.state.robots.get(robot_id)
+        return {
+            'registered': robot_id in self.state.agents,
+            'sockets': len(self.sockets.get(robot_id, [])),
+            'zombie': self.zombies.get(robot_id),
+            'api_error': api_error(record),
+            'system_info': self._system_info.get(robot_id),
+        }
+
+    async def _robot_update(self, robot_id: str) -> None:
+        record = self.state.robots.get(robot_id)
+        if record is None or not self.dashboards:
+            return
+        await self._broadcast({'type': 'robot_update', 'robot_id': robot_id, 'data': record,
+                               'timestamp': record.get('last_update'),
+                               'devhub': self._view(robot_id)})
+
+    async def _dashboard(self, request: web.Request) -> web.Response:
+        return static_response('index.html')
+
+    async def _static(self, request: web.Request) -> web.Response:
+        return static_response(request.match_info['name'])
+
+    async def _dashboard_socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=self.ping_interval)
+        await ws.prepare(request)
+        self.dashboards.add(ws)
+        robots = {robot_id: {'data': record, 'devhub': self._view(robot_id),
+                             'logs': self.state.robot_logs.get(robot_id, [])[-DASHBOARD_LOGS:]}
+                  for robot_id, record in self.state.robots.items()}
+        try:
+            await ws.send_str(dashboard_json({'type': 'robots', 'robots': robots}))
+        except Exception as exc:
+            self._event('broadcast_failed', type='robots', error=repr(exc))
+        try:
+            async for _ in ws:
+                pass
+        finally:
+            self.dashboards.discard(ws)
+        return ws
+
+
+def dashboard_json(message: Any) -> str:
+    """Encode for the browser: NaN and infinities become the strings 'NaN', 'Infinity'."""
+    try:
+        return json.dumps(message, allow_nan=False, default=str)
+    except ValueError:
+        return json.dumps(_finite(message), allow_nan=False, default=str)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return json.dumps(value)  # 'NaN', 'Infinity', '-Infinity'
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def static_response(name: str) -> web.Response:
+    """Answer with one of the dashboard's files (read on each request), or 404."""
+    if name not in STATIC_FILES:
+        raise web.HTTPNotFound(text=f'no such file: {name}\n')
+    body = resources.files(__package__).joinpath('static').joinpath(name).read_bytes()
+    return web.Response(body=body, content_type=STATIC_FILES[name], charset='utf-8',
+                        headers=DASHBOARD_HEADERS)
