@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 import sys
 import time
-from typing import Dict, List
+from typing import List
 import uuid
 
 import psutil
@@ -59,14 +59,6 @@ def frames(agent: str) -> 'itertools.cycle':
     return itertools.cycle(makers)
 
 
-def answered(hub: HubHarness, agent: str) -> Dict[str, int]:
-    counts: Dict[str, int] = {}
-    for message in hub.messages(agent, 'command_response'):
-        command_id = message.get('command_id')
-        counts[command_id] = counts.get(command_id, 0) + 1
-    return counts
-
-
 def main() -> int:
     """Run the soak and print its figures."""
     parser = argparse.ArgumentParser()
@@ -105,11 +97,11 @@ def main() -> int:
             else:
                 expected.append(command_id)
             time.sleep(max(0.0, started + sent / options.rate - time.monotonic()))
-        wait_for(lambda: set(expected) <= set(answered(hub, agent)), 60,
+        wait_for(lambda: set(expected) <= set(hub.answer_counts(agent)), 60,
                  'an answer to every command id',
-                 lambda: len(set(expected) - set(answered(hub, agent))))
+                 lambda: len(set(expected) - set(hub.answer_counts(agent))))
         rss_end = process.memory_info().rss / 2 ** 20
-        counts = answered(hub, agent)
+        counts = hub.answer_counts(agent)
         repeated = sorted(i for i in expected if counts.get(i, 0) != 1)
         print(f'soak: {sent} frames in {options.seconds:.0f} s ({len(expected)} with an id, '
               f'{unanswerable} without), {len(expected) - len(repeated)} answered exactly '

@@ -46,6 +46,16 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
         time.sleep(0.02)
 
 
+class ManualClock:
+    """A monotonic clock that moves only when a test sets `now`."""
+
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def free_port() -> int:
     """Return a loopback port that was free a moment ago."""
     with socket.socket() as sock:
@@ -120,6 +130,13 @@ class HubHarness:
     def messages(self, agent_id: str, kind: str) -> List[Dict[str, Any]]:
         """Return the agent's messages of one type, in order."""
         return [e['message'] for e in self.events('message', agent_id=agent_id, type=kind)]
+
+    def answer_counts(self, agent_id: str) -> Dict[str, int]:
+        """Return how many command_responses the agent sent for each command id."""
+        counts: Dict[str, int] = {}
+        for message in self.messages(agent_id, 'command_response'):
+            counts[message.get('command_id')] = counts.get(message.get('command_id'), 0) + 1
+        return counts
 
     def wait_connected(self, agent_id: str, count: int = 1, timeout: float = 15.0) -> Dict:
         """Wait for the `count`-th socket connect of `agent_id`; return that event."""

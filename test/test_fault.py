@@ -68,13 +68,6 @@ class TargetProcess:
         self.process.wait(10)
 
 
-def responses_by_id(hub, agent_id):
-    counts = {}
-    for message in hub.messages(agent_id, 'command_response'):
-        counts[message['command_id']] = counts.get(message['command_id'], 0) + 1
-    return counts
-
-
 def rss_mb(bridge) -> float:
     return psutil.Process(bridge.process.pid).memory_info().rss / 2 ** 20
 
@@ -99,12 +92,12 @@ def test_hub_restarted_50_times_while_commands_stream(hub, start_bridge):
             wait_for(lambda: any(e['t'] > connect['t'] for e in hub.events(
                 'message', agent_id='bot-50', type='heartbeat')), 10,
                 'the heartbeat sent on connect')
-            answered = responses_by_id(hub, 'bot-50')
+            answered = hub.answer_counts('bot-50')
             for command_id in sent:  # a resending hub (the Artbot hub never resends)
                 if command_id not in answered:
                     hub.send_command('bot-50', {'command_id': command_id, 'action': 'count'})
-        wait_for(lambda: set(sent) <= set(responses_by_id(hub, 'bot-50')), 30, 'every answer')
-        counts = responses_by_id(hub, 'bot-50')
+        wait_for(lambda: set(sent) <= set(hub.answer_counts('bot-50')), 30, 'every answer')
+        counts = hub.answer_counts('bot-50')
         # Each command ran once. An answer may arrive twice: this hub resends what it has no
         # answer for yet, and an answer it had not read when it went down is sent again.
         assert set(counts) >= set(sent)
@@ -186,13 +179,13 @@ def test_stalled_hub_keeps_memory_bounded_and_recovers(hub, start_bridge, ros):
         wait_for(lambda: len(hub.messages('bot-stall', 'heartbeat')) > beats + 2, 30,
                  'heartbeats after the stall', lambda: bridge.output()[-2000:])
         hub.send_command('bot-stall', {'command_id': 'stall-status', 'action': 'status'})
-        wait_for(lambda: 'stall-status' in responses_by_id(hub, 'bot-stall'), 20, 'status')
+        wait_for(lambda: 'stall-status' in hub.answer_counts('bot-stall'), 20, 'status')
         link = [m for m in hub.messages('bot-stall', 'command_response')
                 if m['command_id'] == 'stall-status'][0]['data']['result']['link']
         # ~400 KB answers outgrow this test's 2 MiB budget: some are dropped, and every answer
         # that did not arrive is one counted as dropped, never one lost silently.
         received = {json.loads(m.data)['command_id'] for m in echoed} - {'stall-status'}
-        missing = received - set(responses_by_id(hub, 'bot-stall'))
+        missing = received - set(hub.answer_counts('bot-stall'))
         print(f'\nfault: stalled hub: RSS idle {idle:.1f} MB, peak {peak:.1f} MB; '
               f'{sent} commands sent, {len(received)} read, {len(missing)} not answered, '
               f'dropped responses {link["dropped_responses"]}, resent {link["resent"]}, '
@@ -231,14 +224,14 @@ def test_answers_written_into_a_stalled_socket_are_sent_again_after_the_redial(h
         proxy.stalled = False
         hub.wait_connected('bot-unread', count=2, timeout=20)
         received = {json.loads(m.data)['command_id'] for m in echoed}
-        wait_for(lambda: received <= set(responses_by_id(hub, 'bot-unread')), 20,
+        wait_for(lambda: received <= set(hub.answer_counts('bot-unread')), 20,
                  'an answer to every command the bridge read',
-                 lambda: sorted(received - set(responses_by_id(hub, 'bot-unread')))[:5])
+                 lambda: sorted(received - set(hub.answer_counts('bot-unread')))[:5])
         # The hub sends commands on an agent's first socket: wait until the old one is gone.
         wait_for(lambda: len(hub.hub.sockets.get('bot-unread', [])) == 1, 20,
                  'the stalled link closed at the hub', lambda: hub.events('disconnect'))
         hub.send_command('bot-unread', {'command_id': 'unread-status', 'action': 'status'})
-        wait_for(lambda: 'unread-status' in responses_by_id(hub, 'bot-unread'), 10, 'status')
+        wait_for(lambda: 'unread-status' in hub.answer_counts('bot-unread'), 10, 'status')
         link = [m for m in hub.messages('bot-unread', 'command_response')
                 if m['command_id'] == 'unread-status'][0]['data']['result']['link']
         print(f'\nfault: unread answers: {len(received)} commands read in the stall, all '
@@ -290,12 +283,12 @@ def test_a_burst_of_commands_is_answered_in_full_on_a_healthy_link(hub, start_br
         for command_id in ids:
             await ws.send_str(json.dumps({'command_id': command_id, 'action': 'ping'}))
     hub.loop.run(burst(), timeout=60)
-    wait_for(lambda: len(responses_by_id(hub, 'bot-burst')) >= len(ids), 60,
-             'every answer', lambda: len(responses_by_id(hub, 'bot-burst')))
-    counts = responses_by_id(hub, 'bot-burst')
+    wait_for(lambda: len(hub.answer_counts('bot-burst')) >= len(ids), 60,
+             'every answer', lambda: len(hub.answer_counts('bot-burst')))
+    counts = hub.answer_counts('bot-burst')
     assert set(counts) == set(ids) and set(counts.values()) == {1}
     hub.send_command('bot-burst', {'command_id': 'burst-status', 'action': 'status'})
-    wait_for(lambda: 'burst-status' in responses_by_id(hub, 'bot-burst'), 10, 'status')
+    wait_for(lambda: 'burst-status' in hub.answer_counts('bot-burst'), 10, 'status')
     link = [m for m in hub.messages('bot-burst', 'command_response')
             if m['command_id'] == 'burst-status'][0]['data']['result']['link']
     assert link['dropped_responses'] == 0, link
@@ -367,13 +360,13 @@ def test_ten_thousand_malformed_frames(hub, start_bridge):
                 expected[command_id] = expected.get(command_id, 0) + 1
 
         def missing():
-            counts = responses_by_id(hub, 'bot-fuzz')
+            counts = hub.answer_counts('bot-fuzz')
             return {k: (v, counts.get(k, 0)) for k, v in expected.items() if counts.get(k, 0) < v}
         wait_for(lambda: not missing(), 60, 'answers to the batch', missing)
         rss.append(rss_mb(bridge))
 
     batch()
-    counts = responses_by_id(hub, 'bot-fuzz')
+    counts = hub.answer_counts('bot-fuzz')
     assert {k: counts.get(k, 0) for k in expected} == expected
     assert len(hub.events('connect', agent_id='bot-fuzz')) == 1 and bridge.alive()
     assert not hub.events('zombie', agent_id='bot-fuzz')
@@ -394,7 +387,7 @@ def test_oversized_frame_is_refused_without_killing_the_bridge(hub, start_bridge
     assert disconnect[0]['close_code'] == 1009
     hub.wait_connected('bot-big', count=2)
     hub.send_command('bot-big', {'command_id': 'small', 'action': 'ping'})
-    wait_for(lambda: 'small' in responses_by_id(hub, 'bot-big'), 10, 'the next answer')
+    wait_for(lambda: 'small' in hub.answer_counts('bot-big'), 10, 'the next answer')
     assert bridge.alive()
 
 
@@ -408,7 +401,7 @@ def test_target_that_crashes_mid_call_is_answered_false(hub, start_bridge):
         hub.send_command('bot-crash', {'command_id': 'doomed', 'action': 'work'})
         wait_for(lambda: target.calls == 1, 15, 'the call to reach the target')
         target.process.send_signal(signal.SIGKILL)
-        wait_for(lambda: 'doomed' in responses_by_id(hub, 'bot-crash'), 10, 'the answer')
+        wait_for(lambda: 'doomed' in hub.answer_counts('bot-crash'), 10, 'the answer')
         reply = [m for m in hub.messages('bot-crash', 'command_response')
                  if m['command_id'] == 'doomed'][0]
         assert reply['success'] is False and 'did not answer' in reply['data']['message']

@@ -8,6 +8,7 @@ from artbot_bridge.core.settings import build_settings
 from artbot_bridge.devhub.realhub import acceptance_error, api_error, frame_error
 from artbot_bridge.ros.status import StatusBoard
 from artbot_bridge.ros.telemetry import RobotTelemetry
+from harness import ManualClock
 from hypothesis import given, settings, strategies as st
 import pytest
 from sensor_msgs.msg import BatteryState
@@ -68,14 +69,7 @@ class Sampler:
         return 12
 
 
-class Clock:
-    now = 100.0
-
-    def __call__(self):
-        return self.now
-
-
-def telemetry(clock=Clock()):
+def telemetry(clock=ManualClock()):
     settings = build_settings({'env_file': ''}, [
         {'name': 'battery', 'topic': '/battery_state', 'type': 'sensor_msgs/msg/BatteryState',
          'presence': 'create3_connected'},
@@ -148,7 +142,7 @@ class AnySampler:
        running=st.booleans(), location=st.sampled_from(['', 'Hall 2']))
 def test_every_frame_passes_the_real_hubs_acceptance_check(metrics, percentage, charge, capacity,
                                                            states, running, location):
-    clock = Clock()
+    clock = ManualClock()
     clock.now = 100.0
     tel = telemetry(clock)
     tel.sampler, tel.location = AnySampler(metrics), location

@@ -4,17 +4,10 @@ import math
 
 from artbot_bridge.core.settings import build_settings
 from artbot_bridge.ros.status import StatusBoard
+from harness import ManualClock
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import BatteryState
 from std_msgs.msg import Bool
-
-
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
 
 
 def board(clock):
@@ -33,7 +26,7 @@ def board(clock):
 
 
 def test_never_received_sources_are_stale_and_their_flat_keys_left_out():
-    status = board(Clock()).robot_status()
+    status = board(ManualClock()).robot_status()
     assert set(status) == {'create3_connected', 'sources'}  # no null for the hub to choke on
     assert status['create3_connected'] is False
     assert all(source['stale'] and source['data'] is None
@@ -41,7 +34,7 @@ def test_never_received_sources_are_stale_and_their_flat_keys_left_out():
 
 
 def test_battery_state_gets_the_hubs_meaning():
-    clock = Clock()
+    clock = ManualClock()
     b = board(clock)
     b.slots['battery'].store(BatteryState(
         percentage=0.873, voltage=15.2, current=-1.5,
@@ -61,13 +54,13 @@ def test_battery_state_gets_the_hubs_meaning():
 
 
 def test_unknown_percentage_falls_back_to_charge_over_capacity():
-    b = board(Clock())
+    b = board(ManualClock())
     b.slots['battery'].store(BatteryState(percentage=math.nan, charge=1.0, capacity=4.0))
     assert b.flat_keys()['battery_level'] == 25.0
 
 
 def test_stale_source_reports_stale_not_its_last_value():
-    clock = Clock()
+    clock = ManualClock()
     b = board(clock)
     b.slots['battery'].store(BatteryState(percentage=0.5))
     b.slots['dock'].store(Bool(data=True))
@@ -80,14 +73,14 @@ def test_stale_source_reports_stale_not_its_last_value():
 
 
 def test_unknown_battery_level_is_left_out_not_null():
-    b = board(Clock())
+    b = board(ManualClock())
     b.slots['battery'].store(BatteryState(percentage=math.nan, capacity=0.0))
     flat = b.flat_keys()
     assert 'battery_level' not in flat and flat['is_charging'] is False
 
 
 def test_map_turns_a_value_into_the_hubs_word_and_keeps_the_raw_key():
-    b = board(Clock())
+    b = board(ManualClock())
     b.slots['workspace'].store(Bool(data=True))
     assert b.flat_keys()['workspace_status'] == 'running'
     assert b.flat_keys()['workspace_running'] is True
