@@ -306,11 +306,12 @@ def test_robot_card_is_live(browser, demo_robot, hub, start_bridge):
     assert text(card, 'card-create3') == 'Create3'  # the battery topic is fresh
     assert re.fullmatch(r'heartbeat \d+ s ago', text(card, 'heartbeat-age'))
     assert not one(card, 'zombie-note').is_displayed()
-    sources = {s.find_element(By.CSS_SELECTOR, '.source-name').text: s
-               for s in all_of(card, 'source')}
+    # The rows are drawn anew with every update: read them whole, again if one was replaced.
+    sources = page.wait(lambda: {s.find_element(By.CSS_SELECTOR, '.source-name').text: s.text
+                                 for s in all_of(card, 'source')}, 'the source rows')
     assert {'battery', 'dock_state', 'workspace_state', 'odom'} <= set(sources), sources.keys()
-    assert '/battery_state' in sources['battery'].text
-    assert 'voltage' in sources['battery'].text
+    assert '/battery_state' in sources['battery']
+    assert 'voltage' in sources['battery']
     page.wait(lambda: int(one(card, 'spark-cpu').get_attribute('data-points')) >= 2
               and int(one(card, 'spark-battery').get_attribute('data-points')) >= 2,
               'two points in each sparkline')

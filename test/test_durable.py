@@ -6,7 +6,7 @@ import signal
 import sqlite3
 
 from harness import wait_for
-from test_fault import responses_by_id, TargetProcess
+from test_fault import TargetProcess
 
 NS = f'/durabletest_{os.getpid()}'
 
@@ -44,10 +44,10 @@ def test_response_queued_at_a_crash_is_delivered_once_after_restart(hub, start_b
             'the reload', second.output)
         assert int(reload.group(1)) >= 1
         hub.start()
-        wait_for(lambda: 'kept' in responses_by_id(hub, 'bot-durable'), 20, 'the answer')
+        wait_for(lambda: 'kept' in hub.answer_counts('bot-durable'), 20, 'the answer')
         # The hub resends after the reconnect: answered from the file, not run again.
         hub.send_command('bot-durable', {'command_id': 'kept', 'action': 'slow'})
-        wait_for(lambda: responses_by_id(hub, 'bot-durable')['kept'] == 2, 15, 'the repeat')
+        wait_for(lambda: hub.answer_counts('bot-durable')['kept'] == 2, 15, 'the repeat')
         replies = [m for m in hub.messages('bot-durable', 'command_response')
                    if m['command_id'] == 'kept']
         assert replies[0] == replies[1] and replies[0]['success'] is True
