@@ -8,19 +8,20 @@ from artbot_bridge.core.outbox import LOGS, Outbox, RESPONSES, STREAM
 from artbot_bridge.core.settings import build_settings, SettingsError
 from artbot_bridge.ros.status import StatusBoard
 from artbot_bridge.ros.stream import LINGER, StreamForwarder
-from harness import wait_for
+from harness import ManualClock, wait_for
 import pytest
 from sensor_msgs.msg import BatteryState
 from std_msgs.msg import Header
 
 
-def forwarder(max_rate=1000.0, **source):
+def forwarder(max_rate=1000.0, fresh=lambda born: True, clock=time.monotonic, **source):
     settings = build_settings({'env_file': ''}, [
         {'name': 'power', 'topic': '/battery_state', 'type': 'sensor_msgs/msg/BatteryState',
          'mode': 'stream', 'max_rate': max_rate, **source}], {})
     slot = StatusBoard(settings).slots['power']
     scheduled, frames = [], []
-    stream = StreamForwarder(slot, 'bot', scheduled.append, frames.append)
+    stream = StreamForwarder(slot, 'bot', scheduled.append,
+                             lambda frame, born: frames.append(frame), fresh, clock)
     return stream, scheduled, frames
 
 
@@ -101,12 +102,47 @@ def test_stream_frames_go_last_and_are_dropped_first():
     assert outbox.pop() is None
 
 
+def test_stream_frames_older_than_the_bound_are_dropped_counted_and_never_sent_first():
+    clock = ManualClock(100.0)
+    outbox = Outbox(max_age=0.01, clock=clock)
+    outbox.put(STREAM, 'old', born=99.98)  # 20 ms old: stale
+    outbox.put(STREAM, 'older-but-fresh', born=99.995)
+    outbox.put(STREAM, 'new', born=100.0)
+    outbox.put(LOGS, 'log')
+    assert [outbox.pop()[0] for _ in range(3)] == ['log', 'older-but-fresh', 'new']
+    assert outbox.stale == 1 and outbox.pop() is None
+    outbox.put(STREAM, 'waited', born=100.0)
+    clock.now = 100.02  # waited 20 ms for the socket
+    assert outbox.pop() is None and outbox.stale == 2
+    assert outbox.fresh(100.015) and not outbox.fresh(100.0) and outbox.stale == 3
+    unbounded = Outbox(max_age=0.0, clock=clock)
+    unbounded.put(STREAM, 'any age', born=0.0)
+    assert unbounded.pop()[0] == 'any age' and unbounded.stale == 0
+
+
+def test_a_message_that_waited_too_long_for_the_loop_is_never_encoded():
+    clock = ManualClock(100.0)
+    outbox = Outbox(max_age=0.01, clock=clock)
+    stream, scheduled, frames = forwarder(fresh=outbox.fresh, clock=clock)
+    stream.offer(BatteryState(percentage=0.1))
+    clock.now = 100.005
+    stream.offer(BatteryState(percentage=0.2))
+    clock.now = 100.012  # the loop comes late: the first is 12 ms old, the second 7 ms
+
+    async def on_the_loop():
+        scheduled.pop()()
+    asyncio.run(on_the_loop())
+    assert [json.loads(f)['data']['power']['seq'] for f in frames] == [2]
+    assert outbox.stale == 1 and stream.slot.count == 2
+
+
 @pytest.mark.ros
 def test_a_stream_source_delivers_every_message_in_order(hub, start_bridge, ros):
     agent = 'bot-stream'
     start_bridge({'hub_url': hub.url, 'agent_id': agent, 'status_sources': ['ticks'],
                   'ticks.topic': '/stream_test/ticks', 'ticks.type': 'std_msgs/msg/Header',
-                  'ticks.mode': 'stream', 'ticks.max_rate': 1000.0})
+                  'ticks.mode': 'stream', 'ticks.max_rate': 1000.0,
+                  'stream_max_age': 2.0})  # every message: a busy test machine stalls
     hub.wait_connected(agent)
     publisher = ros.node.create_publisher(Header, '/stream_test/ticks', 100)
     wait_for(lambda: publisher.get_subscription_count() > 0, 15, 'the bridge subscribed')

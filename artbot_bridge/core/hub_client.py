@@ -60,7 +60,8 @@ class HubClient:
         self._link = Link(Backoff(settings.reconnect_initial_delay, settings.reconnect_max_delay,
                                   settings.reconnect_reset_after), self.stats)
         self.outbox = Outbox(settings.max_queued_responses, settings.max_queued_logs,
-                             settings.max_queued_bytes, settings.max_queued_stream)
+                             settings.max_queued_bytes, settings.max_queued_stream,
+                             settings.stream_max_age)
         self.spool = spool
         if spool is not None:
             self.outbox.on_drop = spool.remove
@@ -93,10 +94,14 @@ class HubClient:
         data = {'level': level, 'message': message, **extra}
         self._queue(LOGS, encode('log_entry', self.settings.agent_id, data))
 
-    def stream_frame(self, frame: str) -> None:
-        """Queue one stream source frame (sent after everything else, never kept on disk)."""
+    def stream_frame(self, frame: str, born: Optional[float] = None) -> None:
+        """
+        Queue one stream source frame (sent after everything else, never kept on disk).
+
+        `born`: when its message arrived (time.monotonic); past `stream_max_age` it is dropped.
+        """
         if self.stats.telemetry:
-            self.outbox.put(STREAM, frame)
+            self.outbox.put(STREAM, frame, born=born)
 
     def answered(self, action: str) -> None:
         """Send robot_status at once after an action the hub flips the robot's status on."""
@@ -314,4 +319,5 @@ class HubClient:
                 'dropped_responses': self.outbox.dropped[RESPONSES],
                 'dropped_logs': self.outbox.dropped[LOGS],
                 'dropped_stream': self.outbox.dropped[STREAM],
+                'stale_stream': self.outbox.stale,
                 'queued': len(self.outbox), 'unproven': len(self._delivery)}

@@ -6,7 +6,10 @@ Command responses wait in a bounded FIFO and go out first, in order; log lines w
 own, smaller FIFO and go after the telemetry, and stream frames go last, so neither a flood of
 logs nor a fast stream can push out a command result. Past a queue's length bound its oldest
 frame is dropped and counted; past the byte budget of the queues together, the oldest stream
-frames go first, then log lines, then responses. Those drops are for a link that is down:
+frames go first, then log lines, then responses. A stream frame also carries when its message
+arrived: one older than `max_age` is worth less than the next, and is dropped (`stale`) rather
+than sent, so the freshest data never waits behind stale frames. The other drops are for a
+link that is down:
 while it is up, the hub link waits for `room()` before it reads the next command, so a flood
 of commands slows the hub down (TCP carries the pressure) instead of losing answers. The
 outbox belongs to the hub link's event loop: other threads reach it through
@@ -15,18 +18,24 @@ outbox belongs to the hub link's event loop: other threads reach it through
 
 import asyncio
 from collections import deque
+import time
 from typing import Callable, Deque, Dict, Iterable, Optional, Tuple
 
 RESPONSES, LOGS, STREAM = 'responses', 'logs', 'stream'
-Item = Tuple[str, Optional[int]]  # (frame, its row in the spool, if there is one)
+# (frame, its row in the spool or None); on STREAM: (frame, when its message arrived)
+Item = Tuple[str, Optional[float]]
 
 
 class Outbox:
     """Latest-value slots plus three bounded FIFOs, drained by one sender."""
 
     def __init__(self, max_responses: int = 1000, max_logs: int = 200,
-                 max_bytes: int = 8 * 2 ** 20, max_stream: int = 1000) -> None:
+                 max_bytes: int = 8 * 2 ** 20, max_stream: int = 1000, max_age: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._latest: Dict[str, str] = {}
+        self._max_age = max_age
+        self._clock = clock
+        self.stale = 0  # stream frames dropped for their age
         self._max_bytes = max_bytes
         self.queued_bytes = 0
         self._queues: Dict[str, Deque[Item]] = {
@@ -45,8 +54,20 @@ class Outbox:
         self._latest[kind] = frame
         self._ready.set()
 
-    def put(self, queue: str, frame: str, row: Optional[int] = None) -> None:
-        """Queue a frame on RESPONSES, LOGS or STREAM; past the bounds the oldest go, counted."""
+    def fresh(self, born: float) -> bool:
+        """Return whether a stream message that arrived at `born` may still go; else count it."""
+        if self._max_age and self._clock() - born > self._max_age:
+            self.stale += 1
+            return False
+        return True
+
+    def put(self, queue: str, frame: str, row: Optional[int] = None,
+            born: Optional[float] = None) -> None:
+        """
+        Queue a frame on RESPONSES, LOGS or STREAM; past the bounds the oldest go, counted.
+
+        `row` is the frame's row in the spool; `born`, when a stream frame's message arrived.
+        """
         if self._bounds[queue] == 0:
             self.dropped[queue] += 1
             if row is not None:
@@ -55,7 +76,7 @@ class Outbox:
         frames = self._queues[queue]
         if len(frames) >= self._bounds[queue]:
             self._drop(queue)
-        frames.append((frame, row))
+        frames.append((frame, born if queue == STREAM else row))
         self.queued_bytes += len(frame)
         for victim in (STREAM, LOGS, RESPONSES):
             while self.queued_bytes > self._max_bytes and len(self._queues[victim]) > (
@@ -83,8 +104,8 @@ class Outbox:
         self.queued_bytes -= len(frame)
         self._room.set()
         self.dropped[queue] += 1
-        if row is not None:
-            self.on_drop(row)
+        if row is not None and queue != STREAM:
+            self.on_drop(int(row))
 
     def requeue(self, queue: str, frame: str, row: Optional[int] = None) -> None:
         """Put back a queued frame whose send failed, at the front of its queue."""
@@ -108,12 +129,16 @@ class Outbox:
         for kind in ('heartbeat', 'robot_status'):
             if kind in self._latest:
                 return self._latest.pop(kind), None, None
-        for queue in (LOGS, STREAM):
-            if self._queues[queue]:
-                return self._take(queue)
+        if self._queues[LOGS]:
+            return self._take(LOGS)
+        stream = self._queues[STREAM]
+        while stream:
+            frame, queue, born = self._take(STREAM)
+            if born is None or self.fresh(born):
+                return frame, queue, None
         return None
 
-    def _take(self, queue: str) -> Tuple[str, str, Optional[int]]:
+    def _take(self, queue: str) -> Tuple[str, str, Optional[float]]:
         frame, row = self._queues[queue].popleft()
         self.queued_bytes -= len(frame)
         self._room.set()

@@ -92,7 +92,7 @@ class BridgeNode(Node):
         for name, slot in self.board.slots.items():
             if slot.settings.mode == 'stream':
                 stream = StreamForwarder(slot, self.settings.agent_id, self._loop.call_soon,
-                                         self.hub.stream_frame)
+                                         self.hub.stream_frame, self.hub.outbox.fresh)
                 self.streams.append(stream)
                 self.create_subscription(source_types[name], slot.settings.topic, stream.offer,
                                          STREAM)

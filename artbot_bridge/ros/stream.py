@@ -5,14 +5,17 @@ The ROS callback only takes a token and appends to a deque; the first message of
 asks the hub link's loop to drain it. After a pass of several messages the drain stays
 scheduled for LINGER, so a busy topic costs one loop wake-up per batch, not one per message.
 The loop converts and encodes each message once and queues the frame on the outbox's stream
-queue (bounded, oldest dropped and counted, never kept on disk).
+queue (bounded, oldest dropped and counted, never kept on disk). Each message carries when it
+arrived: one that waited longer than `stream_max_age` is dropped, counted, before it costs an
+encoding (`fresh`, the outbox's one test of age), and again if it waits too long for the socket.
 Frames carry `{<source name>: {"seq": n, "data": {...}}}`: `seq` counts every message the
 topic delivered, so a gap shows what the rate limit or a full queue dropped.
 """
 
 import asyncio
 from collections import deque
-from typing import Any, Callable, Deque, Tuple
+import time
+from typing import Any, Callable, Deque, Optional, Tuple
 
 from .status import SourceSlot, StatusBoard
 from ..core.protocol import encode
@@ -28,15 +31,19 @@ class StreamForwarder:
 
     def __init__(self, slot: SourceSlot, agent_id: str,
                  call_soon: Callable[[Callable[[], None]], None],
-                 put: Callable[[str], None]) -> None:
+                 put: Callable[[str, Optional[float]], None],
+                 fresh: Callable[[float], bool] = lambda born: True,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.slot = slot
         self.name = slot.settings.name
         rate = slot.settings.max_rate
         self.limit = RateLimiter(rate, max(1.0, rate / 10))  # 100 ms of jitter absorbed
         self._agent_id = agent_id
         self._call_soon = call_soon  # from the ROS thread: wakes the loop
-        self._put = put
-        self._pending: Deque[Tuple[int, Any]] = deque()
+        self._put = put  # (frame, when its message arrived)
+        self._fresh = fresh
+        self._clock = clock
+        self._pending: Deque[Tuple[int, Any, float]] = deque()
         self._scheduled = False  # a drain is queued on the loop; a plain flag, GIL-atomic
 
     def offer(self, msg: Any) -> None:
@@ -44,7 +51,7 @@ class StreamForwarder:
         self.slot.store(msg)
         if not self.limit.allow():
             return
-        self._pending.append((self.slot.count, msg))
+        self._pending.append((self.slot.count, msg, self._clock()))
         if not self._scheduled:
             self._scheduled = True
             self._call_soon(self.drain)
@@ -54,12 +61,14 @@ class StreamForwarder:
         cfg, pending = self.slot.settings, self._pending
         batch = len(pending)
         for _ in range(batch):  # a bounded batch: the sender runs in between
-            seq, msg = pending.popleft()
+            seq, msg, born = pending.popleft()
+            if not self._fresh(born):
+                continue
             # The whole message (or the listed fields): a type's hub meaning, such as
             # BatteryState's battery_level, belongs to the latest-value report.
             data = StatusBoard.message_data(cfg, msg, {})
             self._put(encode('robot_status', self._agent_id,
-                             {self.name: {'seq': seq, 'data': data}}))
+                             {self.name: {'seq': seq, 'data': data}}), born)
         if pending:  # more came meanwhile: another pass, after the sender's turn
             asyncio.get_running_loop().call_soon(self.drain)
         elif batch > 1:  # a busy topic: what comes next joins a later pass, with no wake-up
