@@ -2,17 +2,16 @@
 
 import signal
 import sys
-import threading
 import time
 from typing import List, Optional
 
 import rclpy
 from rclpy.exceptions import ParameterException
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
 from .core.settings import SettingsError
 from .ros.node import BridgeNode
+from .ros.spin import make_executor, Spinner
 
 
 # The hub link's thread and the ROS executor's thread hand each command to each other. With
@@ -47,24 +46,13 @@ def main(args: Optional[List[str]] = None) -> int:
         print(f'artbot_bridge: invalid parameter: {err}', file=sys.stderr)
         rclpy.try_shutdown()
         return 2
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    spinning = threading.Event()
-    spinning.set()
-
-    def spin() -> None:
-        # Not executor.spin(): its shutdown() from another thread destroys what a running
-        # callback still uses. This loop ends between two callbacks, and is joined before
-        # anything is destroyed.
-        while spinning.is_set() and rclpy.ok():
-            executor.spin_once()
-
-    spinner = threading.Thread(target=spin, name='ros-executor', daemon=True)
+    spinner = Spinner(make_executor(node.settings.executor))
+    spinner.executor.add_node(node)
     code = 0
     try:
-        node.start()
+        node.start(spinner.kind)
         spinner.start()
-        while spinner.is_alive() and not stop:
+        while spinner.alive() and not stop:
             time.sleep(POLL)
         if not stop:
             print('artbot_bridge: the ROS executor stopped unexpectedly', file=sys.stderr)
@@ -74,16 +62,8 @@ def main(args: Optional[List[str]] = None) -> int:
         # being destroyed), then the node and rclpy.
         node.get_logger().info('shutting down')
         node.shutdown()
-        spinning.clear()
-        # A task is work that ends spin_once() at once; wake() alone only rebuilds its wait
-        # set, and the spin would go on until the next timer.
-        executor.create_task(lambda: None)
-        if spinner.ident is not None:
-            spinner.join(2.0)
-            if spinner.is_alive():  # a callback that does not return: ending rclpy wakes it
-                rclpy.try_shutdown()
-                spinner.join(2.0)
-        executor.shutdown(timeout_sec=1.0)
+        spinner.stop()
+        spinner.executor.shutdown(timeout_sec=1.0)
         node.destroy_node()
         rclpy.try_shutdown()
     return code

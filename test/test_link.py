@@ -116,6 +116,16 @@ def test_server_closing_the_socket_makes_the_bridge_reconnect(hub, start_bridge)
     assert bridge.alive()
 
 
+def scheduling_delay(samples: int = 20) -> float:
+    """Return the worst lateness of a 10 ms sleep on this machine now, in seconds."""
+    worst = 0.0
+    for _ in range(samples):
+        started = time.monotonic()
+        time.sleep(0.01)
+        worst = max(worst, time.monotonic() - started - 0.01)
+    return worst
+
+
 def test_dead_link_is_dropped_within_ping_interval_plus_timeout_and_redialled(
         hub, start_bridge, ros):
     from std_msgs.msg import Bool
@@ -130,8 +140,12 @@ def test_dead_link_is_dropped_within_ping_interval_plus_timeout_and_redialled(
         proxy.blackhole = True  # the link stops answering, nothing is closed
         cut = time.monotonic()
         wait_for(lambda: not connected[-1].data, 10, '~/hub_connected false', bridge.output)
+        took = time.monotonic() - cut
+        # One ping interval, one pong timeout, one close timeout; plus what a busy machine
+        # adds to three timers and two hand-offs, measured here rather than guessed.
         limit = params['ping_interval'] + params['ping_timeout'] + FAST['close_timeout']
-        assert time.monotonic() - cut <= limit + 1.0
+        slack = 1.0 + 10 * scheduling_delay()
+        assert took <= limit + slack, f'{took:.2f} s > {limit} + {slack:.2f} s'
         assert 'keepalive ping timeout' in bridge.output()
         proxy.blackhole = False
         hub.wait_connected('bot-dead', count=2, timeout=15)

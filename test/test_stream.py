@@ -25,6 +25,13 @@ def forwarder(max_rate=1000.0, fresh=lambda born: True, clock=time.monotonic, **
     return stream, scheduled, frames
 
 
+def on_a_loop(drain):
+    """Run one scheduled drain as the loop would (it schedules its lingering end there)."""
+    async def run():
+        drain()
+    asyncio.run(run())
+
+
 def test_a_batch_costs_one_loop_wake_up_and_every_message_one_frame():
     stream, scheduled, frames = forwarder()
 
@@ -56,7 +63,7 @@ def test_a_batch_costs_one_loop_wake_up_and_every_message_one_frame():
 def test_fields_choose_what_a_stream_frame_carries():
     stream, scheduled, frames = forwarder(fields=['voltage'])
     stream.offer(BatteryState(voltage=15.5))
-    scheduled.pop()()
+    on_a_loop(scheduled.pop())
     assert json.loads(frames[0])['data'] == {'power': {'seq': 1, 'data': {'voltage': 15.5}}}
 
 
@@ -64,7 +71,7 @@ def test_past_max_rate_messages_are_refused_counted_and_leave_a_gap():
     stream, scheduled, frames = forwarder(max_rate=0.1)  # a burst of one, then 1 per 10 s
     for _ in range(5):
         stream.offer(BatteryState())
-    scheduled.pop()()
+    on_a_loop(scheduled.pop())
     assert len(frames) == 1 and stream.limit.refused == 4
     assert stream.slot.count == 5  # the latest-value slot still saw all five
 
@@ -128,10 +135,7 @@ def test_a_message_that_waited_too_long_for_the_loop_is_never_encoded():
     clock.now = 100.005
     stream.offer(BatteryState(percentage=0.2))
     clock.now = 100.012  # the loop comes late: the first is 12 ms old, the second 7 ms
-
-    async def on_the_loop():
-        scheduled.pop()()
-    asyncio.run(on_the_loop())
+    on_a_loop(scheduled.pop())
     assert [json.loads(f)['data']['power']['seq'] for f in frames] == [2]
     assert outbox.stale == 1 and stream.slot.count == 2
 

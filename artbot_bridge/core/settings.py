@@ -124,6 +124,10 @@ class Settings(BaseModel):
     hub_log_level: str = Field(
         default='warn', pattern='^(debug|info|warn|error|fatal|none)$',
         description='/rosout lines at or above this level go to the hub (none: off)')
+    executor: str = Field(
+        default='auto', pattern='^(auto|events|single)$',
+        description="the ROS executor: auto (rclpy's EventsExecutor where it has one, else "
+                    'the SingleThreadedExecutor), events or single')
     log_rate: float = Field(
         default=5.0, ge=0.1, le=1000.0, description='log_entry messages per second, at most')
     feedback_interval: float = Field(

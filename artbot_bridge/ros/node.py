@@ -159,14 +159,14 @@ class BridgeNode(Node):
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start the hub link in its own thread."""
+    def start(self, executor: str = '') -> None:
+        """Start the hub link in its own thread; `executor` names the ROS side's, for the log."""
         self._loop.start()
         self._run = self._loop.submit(self.hub.run())
         self.get_logger().info(
             f'bridging to {self.settings.ws_url} as {self.settings.agent_id!r} '
             f'({len(self.board.slots)} status sources, actions: '
-            f'{", ".join(self.dispatcher.allowed)})')
+            f'{", ".join(self.dispatcher.allowed)}{"; " + executor if executor else ""})')
 
     def shutdown(self) -> None:
         """Answer or cancel running commands, close the link (1001), stop its thread."""

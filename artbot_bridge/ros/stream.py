@@ -2,8 +2,9 @@
 Stream sources: every message of a topic on its own robot_status frame, up to `max_rate`.
 
 The ROS callback only takes a token and appends to a deque; the first message of a batch
-asks the hub link's loop to drain it. After a pass of several messages the drain stays
-scheduled for LINGER, so a busy topic costs one loop wake-up per batch, not one per message.
+asks the hub link's loop to drain it, and goes at once. After each pass the drain stays
+scheduled for LINGER, so what comes meanwhile joins one later pass: a busy topic costs one
+loop wake-up per LINGER, not one per message (at 1 kHz, messages come one at a time).
 The loop converts and encodes each message once and queues the frame on the outbox's stream
 queue (bounded, oldest dropped and counted, never kept on disk). Each message carries when it
 arrived: one that waited longer than `stream_max_age` is dropped, counted, before it costs an
@@ -21,9 +22,9 @@ from .status import SourceSlot, StatusBoard
 from ..core.protocol import encode
 from ..core.ratelimit import RateLimiter
 
-# After a pass of several messages the drain stays scheduled this long, so a topic faster than
-# the loop takes it costs one wake-up per batch; one message at a time still goes at once.
-LINGER = 0.001
+# After a pass the drain stays scheduled this long: the most a message that is not the first
+# of a batch waits for the loop, and the least time between two wake-ups of it.
+LINGER = 0.002
 
 
 class StreamForwarder:
@@ -71,10 +72,8 @@ class StreamForwarder:
                              {self.name: {'seq': seq, 'data': data}}), born)
         if pending:  # more came meanwhile: another pass, after the sender's turn
             asyncio.get_running_loop().call_soon(self.drain)
-        elif batch > 1:  # a busy topic: what comes next joins a later pass, with no wake-up
+        else:  # what comes next joins a later pass, with no wake-up
             asyncio.get_running_loop().call_later(LINGER, self._linger_end)
-        else:  # one message at a time: the next one wakes the loop and goes at once
-            self._linger_end()
 
     def _linger_end(self) -> None:
         if not self._pending:
