@@ -133,14 +133,53 @@ def ticks(topic: str, rate: str, count: str) -> None:
     _spin(node)
 
 
+def _message(kind: str):  # noqa: ANN202
+    """Return the message a 1 kHz row sends: a 64-byte String or a full BatteryState."""
+    if kind == 'String':
+        from std_msgs.msg import String
+        return String, String(data='x' * 64)
+    from sensor_msgs.msg import BatteryState
+    return BatteryState, BatteryState(percentage=0.5, voltage=15.0, cell_voltage=[3.7] * 4,
+                                      serial_number='bench-0001')
+
+
+def pulse(topic: str, kind: str, rate: str) -> None:
+    """Publish a String or BatteryState on `topic` at `rate` Hz, from a timer."""
+    msg_type, msg = _message(kind)
+    node = _node('bench_pulse')
+    pub = node.create_publisher(msg_type, topic, STREAM_DEPTH)
+    node.create_timer(1.0 / float(rate), lambda: pub.publish(msg))
+    _spin(node)
+
+
+def sink(topic: str, kind: str) -> None:
+    """Receive `topic` with the bridge's stream QoS and do nothing: the raw limit of a row."""
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    msg_type, _ = _message(kind)
+    node = _node('bench_sink')
+    node.create_subscription(msg_type, topic, lambda m: None,
+                             QoSProfile(depth=STREAM_DEPTH,
+                                        reliability=ReliabilityPolicy.RELIABLE))
+    _spin(node)
+
+
 def count(topic: str, warmup: str, seconds: str) -> None:
-    """Receive `topic` as the bridge's stream subscription does; print messages per second."""
+    """
+    Receive `topic` as the bridge's stream subscription does.
+
+    Prints messages per second, then the latency p99 in ms from each message's stamp.
+    """
     import rclpy
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from std_msgs.msg import Header
     node = _node('bench_count')
     received = [0]
-    node.create_subscription(Header, topic, lambda m: received.__setitem__(0, received[0] + 1),
+    latencies = []
+
+    def take(msg: Header) -> None:
+        received[0] += 1
+        latencies.append(time.time() - msg.stamp.sec - msg.stamp.nanosec * 1e-9)
+    node.create_subscription(Header, topic, take,
                              QoSProfile(depth=STREAM_DEPTH,
                                         reliability=ReliabilityPolicy.RELIABLE))
     while received[0] == 0:
@@ -149,9 +188,12 @@ def count(topic: str, warmup: str, seconds: str) -> None:
     while time.monotonic() - started < float(warmup):
         rclpy.spin_once(node, timeout_sec=0.1)
     before, started = received[0], time.monotonic()
+    del latencies[:]
     while time.monotonic() - started < float(seconds):
         rclpy.spin_once(node, timeout_sec=0.1)
     print(f'{(received[0] - before) / (time.monotonic() - started):.1f}', flush=True)
+    ordered = sorted(latencies) or [float('nan')]
+    print(f'{ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000:.2f}', flush=True)
 
 
 def _register(url: str, agent: str) -> None:
@@ -199,7 +241,8 @@ def ws_flood(url: str, agent: str) -> None:
 
 ROLES: Dict[str, Callable[..., None]] = {
     'publisher': publisher, 'bare': bare, 'service': service, 'flood': flood, 'ticks': ticks,
-    'count': count, 'echo_agent': echo_agent, 'ws_flood': ws_flood}
+    'count': count, 'echo_agent': echo_agent, 'ws_flood': ws_flood, 'pulse': pulse,
+    'sink': sink}
 
 if __name__ == '__main__':
     ROLES[sys.argv[1]](*sys.argv[2:])

@@ -65,16 +65,23 @@ def stream_params(hub: HubHarness, agent: str, max_rate: float) -> Dict[str, Any
 
 
 def throughput(hub: HubHarness, seconds: float, warmup: float = 3.0) -> Tuple[float, ...]:
-    """Return messages/s: through the bridge, rclpy receiving alone, websockets sending alone."""
+    """
+    Return the publisher flat out: messages/s through the bridge, rclpy receiving alone and
+    websockets sending alone, the bridge's latency p50 / p99 in ms at the hub, and the p99 of
+    rclpy receiving alone.
+    """
     flood = spawn('flood', TOPIC)
     try:
         counter = spawn('count', TOPIC, warmup, seconds)
         rclpy_rate = float(counter.stdout.readline())
+        rclpy_p99 = float(counter.stdout.readline())
         stop(counter)
         with StreamCounter(hub, 'flood') as frames:
             bridge = BridgeProcess(stream_params(hub, 'bench-flood', 100_000.0))
             try:
+                frames.keep = True
                 bridge_rate = frames.rate(warmup, seconds)
+                latencies = sorted(frames.latencies[len(frames.latencies) // 4:]) or [math.nan]
             finally:
                 bridge.close()
     finally:
@@ -85,7 +92,46 @@ def throughput(hub: HubHarness, seconds: float, warmup: float = 3.0) -> Tuple[fl
             ws_rate = frames.rate(warmup, seconds)
         finally:
             stop(sender)
-    return bridge_rate, rclpy_rate, ws_rate
+    p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
+    return bridge_rate, rclpy_rate, ws_rate, statistics.median(latencies), p99, rclpy_p99
+
+
+def cpu_at(hub: HubHarness, kind: str, rate: float, seconds: float,
+           usage: Any) -> Tuple[float, float, float]:
+    """
+    Return (bridge CPU %, bare subscriber CPU %, frames/s at the hub) for one topic of `kind`.
+
+    One publisher at `rate` Hz; the bridge streams every message to the hub, the bare rclpy
+    subscriber (the bridge's QoS, a callback that does nothing) only receives them, in turn.
+    """
+    topic = f'/bench/pulse_{kind.lower()}'
+    msg_type = {'String': 'std_msgs/msg/String', 'BatteryState': 'sensor_msgs/msg/BatteryState'}
+    pulse = spawn('pulse', topic, kind, rate)
+    try:
+        sink = spawn('sink', topic, kind)
+        try:
+            time.sleep(3.0)  # discovered and flowing
+            (sink_cpu, _), = usage([sink.pid], seconds).values()
+        finally:
+            stop(sink)
+        agent = f'bench-cpu-{kind.lower()}'
+        with StreamCounter(hub, 'pulse') as frames:
+            bridge = BridgeProcess({'hub_url': hub.url, 'agent_id': agent, 'env_file': '',
+                                    'status_sources': ['pulse'], 'pulse.topic': topic,
+                                    'pulse.type': msg_type[kind], 'pulse.mode': 'stream',
+                                    'pulse.max_rate': 2 * rate})
+            try:
+                wait_for(lambda: frames.frames > 0, 30, f'{kind} frames at the hub')
+                time.sleep(2.0)
+                before = frames.frames
+                started = time.monotonic()
+                (bridge_cpu, _), = usage([bridge.process.pid], seconds).values()
+                delivered = (frames.frames - before) / (time.monotonic() - started)
+            finally:
+                bridge.close()
+    finally:
+        stop(pulse)
+    return bridge_cpu, sink_cpu, delivered
 
 
 def stream_at(hub: HubHarness, rate: float, count: int) -> Tuple[float, float, float]:
