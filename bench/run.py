@@ -55,7 +55,7 @@ def usage(pids: List[int], seconds: float) -> Dict[int, tuple]:
 
 def sources(n: int) -> dict:
     names = [f'b{i}' for i in range(n)]
-    params = {'status_sources': names}
+    params = {'status_sources': names} if names else {}
     for i, name in enumerate(names):
         params[f'{name}.topic'] = f'/bench/battery_{i}'
         params[f'{name}.type'] = 'sensor_msgs/msg/BatteryState'

@@ -28,6 +28,7 @@ BAD = [
     ({'battery.topic': '/b'}, {}, "'battery.topic': no such parameter"),  # not listed
     ({'ping_timeout': 99999.0}, {}, "'ping_timeout': Input should be less than or equal to"),
     ({'max_queued_logs': 1.5}, {}, "'max_queued_logs'"),
+    ({'status_sources': []}, {}, "'status_sources': no value, or an empty list"),
 ]
 
 

@@ -153,6 +153,15 @@ def settle_from_thread(future: 'asyncio.Future[Any]', value: Any = None,
     return True
 
 
+def run_and_settle(future: 'asyncio.Future[Any]', call: Callable[[], Any]) -> None:
+    """Run `call` here (another thread) and complete `future` with its value or its error."""
+    try:
+        value, error = call(), None
+    except BaseException as exc:  # noqa: B902 - handed over to the awaiting task
+        value, error = None, exc
+    settle_from_thread(future, value, error)
+
+
 async def in_daemon_thread(func: Callable[[], T]) -> T:
     """
     Await a blocking call run in a daemon thread.
@@ -161,13 +170,6 @@ async def in_daemon_thread(func: Callable[[], T]) -> T:
     call cut short by shutdown ends on its own timeout while the process is already gone.
     """
     future: 'asyncio.Future[T]' = asyncio.get_running_loop().create_future()
-
-    def work() -> None:
-        try:
-            result, error = func(), None
-        except BaseException as exc:  # noqa: B902 - handed over to the awaiting task
-            result, error = None, exc
-        settle_from_thread(future, result, error)
-
-    threading.Thread(target=work, name='artbot-blocking-call', daemon=True).start()
+    threading.Thread(target=run_and_settle, args=(future, func), name='artbot-blocking-call',
+                     daemon=True).start()
     return await future

@@ -21,7 +21,7 @@ from .commands import CommandRouter
 from .diagnostics import Diagnostics, PERIOD
 from .interfaces import check_path, InterfaceTypeError, load_interface
 from .logs import LogForwarder
-from .parameters import declare_and_read
+from .parameters import declare_and_read, untyped_parameter
 from .status import StatusBoard
 from .stream import StreamForwarder
 from .telemetry import RobotTelemetry
@@ -56,8 +56,11 @@ class BridgeNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         # Every given name is declared first, so that parameters.py can refuse a misspelt one.
-        super().__init__('artbot_bridge', automatically_declare_parameters_from_overrides=True,
-                         **kwargs)
+        try:
+            super().__init__('artbot_bridge',
+                             automatically_declare_parameters_from_overrides=True, **kwargs)
+        except ValueError as err:  # rclpy cannot declare a value with no type
+            raise untyped_parameter(self, err) from None
         self.settings = declare_and_read(self)
         self.board = StatusBoard(self.settings)
         source_types = {name: self._source_type(name, slot.settings)

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 
 from ..core.settings import build_settings, CommandSettings, NOT_PARAMETERS, Settings
 from ..core.settings import SettingsError, SourceSettings
@@ -87,6 +88,22 @@ def _declare(node: Node, name: str, info: FieldInfo, value: Any) -> None:
 
 def _row_value(given: Dict[str, Any], key: str, info: FieldInfo) -> Any:
     return given[key] if key in given else info.default
+
+
+def untyped_parameter(node: Node, err: ValueError) -> Exception:
+    """
+    Return the error to raise when rclpy could not declare the given parameters.
+
+    A parameters file that gives a name no value, or an empty list (`status_sources: []`),
+    gives it no type, and rclpy then refuses every declaration without naming the parameter.
+    """
+    untyped = sorted(name for name, parameter in
+                     getattr(node, '_parameter_overrides', {}).items()
+                     if parameter.type_ == Parameter.Type.NOT_SET)
+    if not untyped:
+        return err
+    return SettingsError(f"invalid parameter '{untyped[0]}': no value, or an empty list, which "
+                         'has no type for ROS; leave it out instead')
 
 
 def declare_and_read(node: Node, environ: Optional[Dict[str, str]] = None) -> Settings:

@@ -18,7 +18,7 @@ from .fill import FieldError, fill_message
 from .interfaces import check_path, InterfaceTypeError, load_interface
 from .read import to_plain
 from ..core.dispatcher import CommandError, Outcome
-from ..core.loop_thread import settle, settle_from_thread
+from ..core.loop_thread import run_and_settle, settle, settle_from_thread
 from ..core.protocol import Command
 from ..core.settings import CommandSettings, SettingsError
 
@@ -165,17 +165,8 @@ class _CallTarget(CommandTarget):
 
     async def _on_executor(self, call: Callable[[], Any]) -> Any:
         """Run `call` on the executor thread and return its result."""
-        loop = asyncio.get_running_loop()
-        result = loop.create_future()
-
-        def run() -> None:
-            try:
-                value, error = call(), None
-            except Exception as err:  # noqa: B902 - handed over to the awaiting coroutine
-                value, error = None, err
-            settle_from_thread(result, value, error)
-
-        self._node.executor.create_task(run)
+        result = asyncio.get_running_loop().create_future()
+        self._node.executor.create_task(lambda: run_and_settle(result, call))
         return await result
 
 
