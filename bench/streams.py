@@ -66,9 +66,10 @@ def stream_params(hub: HubHarness, agent: str, max_rate: float) -> Dict[str, Any
 
 def throughput(hub: HubHarness, seconds: float, warmup: float = 3.0) -> Tuple[float, ...]:
     """
-    Return the publisher flat out: messages/s through the bridge, rclpy receiving alone and
-    websockets sending alone, the bridge's latency p50 / p99 in ms at the hub, and the p99 of
-    rclpy receiving alone.
+    Return figures of a publisher running flat out.
+
+    Messages/s through the bridge, rclpy receiving alone and websockets sending alone; the
+    bridge's latency p50 / p99 in ms at the hub; the latency p99 of rclpy receiving alone.
     """
     flood = spawn('flood', TOPIC)
     try:
