@@ -44,7 +44,9 @@ def sample(pid: int, work: Callable[[], None], out: Path) -> None:
 
 # Where a function's own time belongs, by the file it is in (first match wins). Other
 # standard-library frames (contextlib, threading, random, ...) count for their caller's area.
-AREAS = (('artbot_bridge/', 'the bridge'), ('rclpy/', 'rclpy executor and entities'),
+# The spin loop's own line is the EventsExecutor's C++ (its waits are idle and left out).
+AREAS = (('artbot_bridge/ros/spin.py', 'rclpy executor and entities'),
+         ('artbot_bridge/', 'the bridge'), ('rclpy/', 'rclpy executor and entities'),
          ('websockets/', 'websockets'), ('asyncio/', 'asyncio'), ('selectors', 'asyncio'),
          ('json/', 'json'), ('msg/_', 'generated messages'))
 
