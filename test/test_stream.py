@@ -122,6 +122,11 @@ def test_stream_frames_older_than_the_bound_are_dropped_counted_and_never_sent_f
     clock.now = 100.02  # waited 20 ms for the socket
     assert outbox.pop() is None and outbox.stale == 2
     assert outbox.fresh(100.015) and not outbox.fresh(100.0) and outbox.stale == 3
+    outbox.put(STREAM, 'resent', born=100.02)
+    frame, queue, born = outbox.pop()  # its send fails: it goes back with its age
+    outbox.requeue(queue, frame, born)
+    clock.now = 100.04
+    assert outbox.pop() is None and outbox.stale == 4
     unbounded = Outbox(max_age=0.0, clock=clock)
     unbounded.put(STREAM, 'any age', born=0.0)
     assert unbounded.pop()[0] == 'any age' and unbounded.stale == 0

@@ -107,8 +107,8 @@ class Outbox:
         if row is not None and queue != STREAM:
             self.on_drop(int(row))
 
-    def requeue(self, queue: str, frame: str, row: Optional[int] = None) -> None:
-        """Put back a queued frame whose send failed, at the front of its queue."""
+    def requeue(self, queue: str, frame: str, row: Optional[float] = None) -> None:
+        """Put back a frame whose send failed, at the front of its queue, with what pop gave."""
         self._queues[queue].appendleft((frame, row))
         self.queued_bytes += len(frame)
         self._ready.set()
@@ -122,8 +122,12 @@ class Outbox:
         """Forget latest-value frames (a new connection sends fresh ones)."""
         self._latest.clear()
 
-    def pop(self) -> Optional[Tuple[str, Optional[str], Optional[int]]]:
-        """Return (frame, queue or None, row): responses, telemetry, logs, then stream frames."""
+    def pop(self) -> Optional[Tuple[str, Optional[str], Optional[float]]]:
+        """
+        Return (frame, queue or None, tag): responses, telemetry, logs, then stream frames.
+
+        The tag is a durable frame's spool row, or when a stream frame's message arrived.
+        """
         if self._queues[RESPONSES]:
             return self._take(RESPONSES)
         for kind in ('heartbeat', 'robot_status'):
@@ -135,7 +139,7 @@ class Outbox:
         while stream:
             frame, queue, born = self._take(STREAM)
             if born is None or self.fresh(born):
-                return frame, queue, None
+                return frame, queue, born  # requeued with it, a frame keeps its age
         return None
 
     def _take(self, queue: str) -> Tuple[str, str, Optional[float]]:
@@ -144,7 +148,7 @@ class Outbox:
         self._room.set()
         return frame, queue, row
 
-    async def get(self) -> Tuple[str, Optional[str], Optional[int]]:
+    async def get(self) -> Tuple[str, Optional[str], Optional[float]]:
         """Wait for and return the next frame."""
         while True:
             item = self.pop()

@@ -40,7 +40,7 @@ def bridge_future(rclpy_future: Any, loop: asyncio.AbstractEventLoop) -> asyncio
             error: Optional[BaseException] = CommandError('the ROS call was cancelled')
             value = None
         else:
-            error, value = source.exception(), None
+            error = source.exception()
             value = source.result() if error is None else None
         settle_from_thread(target, value, error)
 
