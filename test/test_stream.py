@@ -7,8 +7,8 @@ import time
 from artbot_bridge.core.outbox import LOGS, Outbox, RESPONSES, STREAM
 from artbot_bridge.core.settings import build_settings, SettingsError
 from artbot_bridge.ros.status import StatusBoard
-from artbot_bridge.ros.stream import LINGER, StreamForwarder
-from harness import ManualClock, wait_for
+from artbot_bridge.ros.stream import LINGER, qos, StreamForwarder
+from harness import FaultProxy, ManualClock, wait_for
 import pytest
 from sensor_msgs.msg import BatteryState
 from std_msgs.msg import Header
@@ -145,6 +145,11 @@ def test_a_message_that_waited_too_long_for_the_loop_is_never_encoded():
     assert outbox.stale == 1 and stream.slot.count == 2
 
 
+def test_the_subscription_keeps_what_a_1_khz_topic_delivers_within_the_age_bound():
+    assert qos(0.01).depth == 10 and qos(0.05).depth == 50
+    assert qos(0.001).depth == 10 and qos(2.0).depth == 100 and qos(0.0).depth == 100
+
+
 @pytest.mark.ros
 def test_a_stream_source_delivers_every_message_in_order(hub, start_bridge, ros):
     agent = 'bot-stream'
@@ -165,3 +170,45 @@ def test_a_stream_source_delivers_every_message_in_order(hub, start_bridge, ros)
     wait_for(lambda: len(ticks()) >= 300, 15, 'all 300 messages', lambda: len(ticks()))
     assert [t['data']['frame_id'] for t in ticks()] == [str(i) for i in range(300)]
     assert [t['seq'] for t in ticks()] == list(range(1, 301))
+
+
+@pytest.mark.ros
+def test_while_the_hub_reads_nothing_the_stream_waits_in_the_bridge_not_in_the_socket(
+        hub, start_bridge, ros):
+    """A hub that stops reading for 2 s gets a few late frames, not the 2 s of them."""
+    proxy = FaultProxy(hub.loop, hub.hub.port)
+    agent, topic, rate, bound = 'bot-lag', '/stream_test/lag', 200.0, 0.25
+    try:
+        start_bridge({'hub_url': f'http://127.0.0.1:{proxy.port}', 'agent_id': agent,
+                      'status_sources': ['ticks'], 'ticks.topic': topic,
+                      'ticks.type': 'std_msgs/msg/Header', 'ticks.mode': 'stream',
+                      'ticks.max_rate': 1000.0, 'stream_max_age': bound,
+                      'ping_interval': 20.0, 'ping_timeout': 20.0})
+        hub.wait_connected(agent)
+        publisher = ros.node.create_publisher(Header, topic, 100)
+        wait_for(lambda: publisher.get_subscription_count() > 0, 15, 'the bridge subscribed')
+        published = []  # when each message went, by its number
+        for phase, seconds in (('before', 2.0), ('stalled', 2.0), ('after', 2.0)):
+            proxy.stalled = phase == 'stalled'
+            ends = time.monotonic() + seconds
+            while time.monotonic() < ends:
+                publisher.publish(Header(frame_id=str(len(published))))
+                published.append(time.monotonic())
+                time.sleep(1.0 / rate)
+
+        def arrivals():
+            return {int(e['message']['data']['ticks']['data']['frame_id']): e['t']
+                    for e in hub.events('message', agent_id=agent, type='robot_status')
+                    if 'ticks' in e['message']['data']}
+        wait_for(lambda: len(published) - 1 in arrivals(), 15, 'the last message',
+                 lambda: max(arrivals(), default=None))
+        late = [n for n, t in arrivals().items() if t - published[n] > 2 * bound]
+        stalled = int(2.0 * rate)
+        print(f'\nstream: {len(late)} of {stalled} messages of a 2 s read stall reached the '
+              f'hub later than {2 * bound:g} s; {len(arrivals())} of {len(published)} arrived')
+        # Sent before the bridge saw the hub fall behind: about bound * rate (50) of them.
+        assert len(late) < stalled / 2, late
+        recent = [n for n, t in enumerate(published) if t > published[-1] - 1.0]
+        assert sum(n in arrivals() for n in recent) > 0.9 * len(recent)  # flowing again
+    finally:
+        proxy.close()

@@ -5,6 +5,10 @@ A sent response or log line is kept until a pong proves the hub read past it (th
 WebSocket reads frames in order, and a ping is answered once it is read): proof is asked
 when the queue runs dry, and at least every PROOF_EVERY frames under a steady flow. What a
 closed socket leaves unproven goes back to the front of the outbox, to be sent again.
+
+The same pongs time the hub's read backlog and count the stream frames it has read
+(`HubLag`): the outbox weighs each stream frame's age with that backlog, and hands out stream
+frames only while the window of unread ones has room.
 """
 
 import asyncio
@@ -13,8 +17,9 @@ from typing import Any, Deque, Optional, Tuple, TYPE_CHECKING
 
 import websockets
 
+from .hub_lag import HubLag
 from .link import LinkStats
-from .outbox import LOGS, Outbox, RESPONSES
+from .outbox import LOGS, Outbox, RESPONSES, STREAM
 
 if TYPE_CHECKING:  # sqlite3 is loaded only when an outbox file is configured
     from .spool import Spool
@@ -27,8 +32,11 @@ Unproven = Tuple[int, str, str, Optional[int]]  # (send number, frame, queue, sp
 class Delivery:
     """Send the outbox on a socket; keep durable frames until a pong proves them read."""
 
-    def __init__(self, outbox: Outbox, stats: LinkStats, spool: Optional['Spool']) -> None:
+    def __init__(self, outbox: Outbox, stats: LinkStats, spool: Optional['Spool'],
+                 probe_every: float = 0.0) -> None:
         self._outbox = outbox
+        self._probing = probe_every > 0  # stream_max_age: 0 is no bound, and no probes
+        self._lag = HubLag(probe_every)
         self._stats = stats
         self._spool = spool
         self._unproven: Deque[Unproven] = deque()  # sent, not yet proven read, oldest first
@@ -41,6 +49,17 @@ class Delivery:
 
     async def send(self, ws: Any) -> None:
         """Send what the outbox hands out, until the socket fails (the connection's task)."""
+        outbox, lag = self._outbox, self._lag
+        lag.reset()
+        if self._probing:
+            outbox.lag, outbox.stream_open = lag.backlog, lag.window_open
+        try:
+            await self._send(ws)
+        finally:
+            outbox.lag, outbox.stream_open = (lambda: 0.0), (lambda: True)
+            lag.reset()
+
+    async def _send(self, ws: Any) -> None:
         outbox = self._outbox
         while True:
             frame, queue, row = await outbox.get()
@@ -51,7 +70,10 @@ class Delivery:
                     outbox.requeue(queue, frame, row)
                 raise
             self._stats.sent += 1
-            if queue in DURABLE:
+            if queue == STREAM:
+                if self._probing and self._lag.streamed():
+                    await self.ask_proof(ws)
+            elif queue in DURABLE:
                 self._sends += 1
                 self._unproven.append((self._sends, frame, queue, row))
                 if not (outbox.pending(RESPONSES) or outbox.pending(LOGS)) \
@@ -61,14 +83,18 @@ class Delivery:
     async def ask_proof(self, ws: Any) -> Optional['asyncio.Future']:
         """Ping; its pong proves that the hub read every frame sent before it."""
         upto = self._asked = self._sends
+        token = self._lag.sent()
         try:
             pong = await ws.ping()
         except websockets.exceptions.WebSocketException:
+            self._lag.lost(token)
             return None  # the link is going: what is unproven is sent again on the next one
 
         def proven(waiter: 'asyncio.Future') -> None:
             if waiter.cancelled() or waiter.exception() is not None:
                 return
+            self._lag.answered(token)
+            self._outbox.wake()  # the stream window may have room again
             while self._unproven and self._unproven[0][0] <= upto:
                 row = self._unproven.popleft()[3]
                 if row is not None:

@@ -73,7 +73,7 @@ class HubClient:
         self._tls = tls_context(settings)
         self._headers = auth_headers(settings)
         self._drop_log = RateLimiter(0.2, 5.0)  # dropped-frame warnings: a burst, then 1 per 5 s
-        self._delivery = Delivery(self.outbox, self.stats, spool)
+        self._delivery = Delivery(self.outbox, self.stats, spool, settings.stream_max_age)
         # While the link is up, a command is read only while the answers of the commands still
         # running (`running()`, set by the owner of the dispatcher) and its own have room.
         self.running: Callable[[], int] = lambda: 0

@@ -7,13 +7,13 @@ own, smaller FIFO and go after the telemetry, and stream frames go last, so neit
 logs nor a fast stream can push out a command result. Past a queue's length bound its oldest
 frame is dropped and counted; past the byte budget of the queues together, the oldest stream
 frames go first, then log lines, then responses. A stream frame also carries when its message
-arrived: one older than `max_age` is worth less than the next, and is dropped (`stale`) rather
-than sent, so the freshest data never waits behind stale frames. The other drops are for a
-link that is down:
-while it is up, the hub link waits for `room()` before it reads the next command, so a flood
-of commands slows the hub down (TCP carries the pressure) instead of losing answers. The
-outbox belongs to the hub link's event loop: other threads reach it through
-`LoopThread.call_soon`.
+arrived: one that would reach the hub older than `max_age` (its age plus the hub's read
+backlog, `lag`) is worth less than the next, and is dropped (`stale`) rather than sent, so the
+freshest data never waits behind stale frames; stream frames go only while `stream_open()`.
+The other drops are for a link that is down: while it is up, the hub link waits for `room()`
+before it reads the next command, so a flood of commands slows the hub down (TCP carries the
+pressure) instead of losing answers. The outbox belongs to the hub link's event loop: other
+threads reach it through `LoopThread.call_soon`.
 """
 
 import asyncio
@@ -36,6 +36,8 @@ class Outbox:
         self._max_age = max_age
         self._clock = clock
         self.stale = 0  # stream frames dropped for their age
+        self.lag: Callable[[], float] = lambda: 0.0  # seconds the hub reads behind (delivery)
+        self.stream_open: Callable[[], bool] = lambda: True  # may a stream frame go now
         self._max_bytes = max_bytes
         self.queued_bytes = 0
         self._queues: Dict[str, Deque[Item]] = {
@@ -56,7 +58,7 @@ class Outbox:
 
     def fresh(self, born: float) -> bool:
         """Return whether a stream message that arrived at `born` may still go; else count it."""
-        if self._max_age and self._clock() - born > self._max_age:
+        if self._max_age and self._clock() - born + self.lag() > self._max_age:
             self.stale += 1
             return False
         return True
@@ -136,7 +138,7 @@ class Outbox:
         if self._queues[LOGS]:
             return self._take(LOGS)
         stream = self._queues[STREAM]
-        while stream:
+        while stream and self.stream_open():
             frame, queue, born = self._take(STREAM)
             if born is None or self.fresh(born):
                 return frame, queue, born  # requeued with it, a frame keeps its age
@@ -147,6 +149,10 @@ class Outbox:
         self.queued_bytes -= len(frame)
         self._room.set()
         return frame, queue, row
+
+    def wake(self) -> None:
+        """Have a waiting `get` look again (a stream window that had no room may have some)."""
+        self._ready.set()
 
     async def get(self) -> Tuple[str, Optional[str], Optional[float]]:
         """Wait for and return the next frame."""

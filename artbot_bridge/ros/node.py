@@ -23,7 +23,7 @@ from .interfaces import check_path, InterfaceTypeError, load_interface
 from .logs import LogForwarder
 from .parameters import declare_and_read, untyped_parameter
 from .status import StatusBoard
-from .stream import StreamForwarder
+from .stream import qos as stream_qos, StreamForwarder
 from .telemetry import RobotTelemetry
 from .. import __version__
 from ..core.builtins import BuiltIns
@@ -38,8 +38,6 @@ if TYPE_CHECKING:  # sqlite3 is loaded only when an outbox file is configured
 
 # Latest value only: a subscription that keeps one message costs nothing at any rate.
 LATEST_ONLY = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
-# Every message, as the publisher sends it (a best-effort publisher still matches).
-STREAM = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 # Frames shown on ROS as the hub gets them: kind -> topic under the node's name.
 FRAME_TOPICS = {'heartbeat': 'heartbeat', 'robot_status': 'robot_status',
@@ -98,7 +96,7 @@ class BridgeNode(Node):
                                          self.hub.stream_frame, self.hub.outbox.fresh)
                 self.streams.append(stream)
                 self.create_subscription(source_types[name], slot.settings.topic, stream.offer,
-                                         STREAM)
+                                         stream_qos(self.settings.stream_max_age))
             else:
                 self.create_subscription(source_types[name], slot.settings.topic, slot.store,
                                          LATEST_ONLY)

@@ -11,12 +11,19 @@ arrived: one that waited longer than `stream_max_age` is dropped, counted, befor
 encoding (`fresh`, the outbox's one test of age), and again if it waits too long for the socket.
 Frames carry `{<source name>: {"seq": n, "data": {...}}}`: `seq` counts every message the
 topic delivered, so a gap shows what the rate limit or a full queue dropped.
+
+The subscription keeps as many messages as a 1 kHz topic delivers within `stream_max_age`
+(`qos`): up to that rate, a message DDS overwrites before the callback takes it had waited
+past the bound anyway; above it, the newest win.
 """
 
 import asyncio
 from collections import deque
+import math
 import time
 from typing import Any, Callable, Deque, Optional, Tuple
+
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from .status import SourceSlot, StatusBoard
 from ..core.protocol import encode
@@ -25,6 +32,15 @@ from ..core.ratelimit import RateLimiter
 # After a pass the drain stays scheduled this long: the most a message that is not the first
 # of a batch waits for the loop, and the least time between two wake-ups of it.
 LINGER = 0.002
+# The subscription's depth: a 1 kHz topic's messages within stream_max_age, within these.
+DEPTH_RATE, MIN_DEPTH, MAX_DEPTH = 1000.0, 10, 100
+
+
+def qos(max_age: float) -> QoSProfile:
+    """Return the stream subscription QoS: reliable (a best-effort publisher still matches)."""
+    depth = MAX_DEPTH if not max_age else \
+        min(MAX_DEPTH, max(MIN_DEPTH, math.ceil(max_age * DEPTH_RATE)))
+    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
 
 
 class StreamForwarder:
