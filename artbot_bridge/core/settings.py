@@ -146,8 +146,8 @@ class Settings(BaseModel):
         description='stream frames kept while the link is busy or down (oldest dropped)')
     stream_max_age: float = Field(
         default=0.01, ge=0.0, le=3600.0,
-        description='seconds a stream message may wait for the socket; older ones are dropped '
-                    'and counted (0: no bound)')
+        description='seconds a stream message may take to reach the hub (its wait here and the '
+                    "hub's read backlog); older ones are dropped and counted (0: no bound)")
     max_queued_bytes: int = Field(
         default=8 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024,
         description='bytes of responses, log lines and stream frames kept while the link is down')
