@@ -21,7 +21,7 @@ import time
 from typing import Callable, Deque, Tuple
 
 BASE_WINDOW = 10.0  # seconds of pongs the network's round trip is the smallest of
-WINDOW = 64  # stream frames out and not proven read, at most
+WINDOW = 32  # stream frames out and not proven read, at most
 Token = Tuple[float, int]  # (when a ping went, stream frames sent before it)
 
 
