@@ -50,14 +50,13 @@ class Delivery:
     async def send(self, ws: Any) -> None:
         """Send what the outbox hands out, until the socket fails (the connection's task)."""
         outbox, lag = self._outbox, self._lag
-        lag.reset()
+        lag.reset()  # a new connection: what the last one left in flight is gone
         if self._probing:
             outbox.lag, outbox.stream_open = lag.backlog, lag.window_open
         try:
             await self._send(ws)
         finally:
             outbox.lag, outbox.stream_open = (lambda: 0.0), (lambda: True)
-            lag.reset()
 
     async def _send(self, ws: Any) -> None:
         outbox = self._outbox

@@ -7,8 +7,9 @@ scheduled for LINGER, so what comes meanwhile joins one later pass: a busy topic
 loop wake-up per LINGER, not one per message (at 1 kHz, messages come one at a time).
 The loop converts and encodes each message once and queues the frame on the outbox's stream
 queue (bounded, oldest dropped and counted, never kept on disk). Each message carries when it
-arrived: one that waited longer than `stream_max_age` is dropped, counted, before it costs an
-encoding (`fresh`, the outbox's one test of age), and again if it waits too long for the socket.
+arrived: one that would reach the hub older than `stream_max_age` (its wait here plus the hub's
+read backlog) is dropped, counted, before it costs an encoding (`fresh`, the outbox's one test
+of age), and again before it is sent.
 Frames carry `{<source name>: {"seq": n, "data": {...}}}`: `seq` counts every message the
 topic delivered, so a gap shows what the rate limit or a full queue dropped.
 
