@@ -15,8 +15,9 @@ import time
 from typing import Callable, Dict
 import urllib.request
 
-# The bridge's stream subscription QoS, so a bare subscriber does exactly the same work.
-STREAM_DEPTH = 100
+# History of the publishers. A bare subscriber takes the bridge's stream QoS depth as an
+# argument (`streams.STREAM_DEPTH`), so that it does exactly the bridge's work.
+PUBLISHER_DEPTH = 100
 
 
 def spawn(role: str, *args: object) -> subprocess.Popen:
@@ -100,7 +101,7 @@ def flood(topic: str) -> None:
     """Publish stamped Headers on `topic` as fast as one core allows."""
     from std_msgs.msg import Header
     node = _node('bench_flood')
-    pub = node.create_publisher(Header, topic, STREAM_DEPTH)
+    pub = node.create_publisher(Header, topic, PUBLISHER_DEPTH)
     while pub.get_subscription_count() == 0:
         time.sleep(0.01)
     seq = 0
@@ -116,7 +117,7 @@ def ticks(topic: str, rate: str, count: str) -> None:
     """Publish `count` stamped Headers at `rate` Hz once subscribed; print how many went out."""
     from std_msgs.msg import Header
     node = _node('bench_ticks')
-    pub = node.create_publisher(Header, topic, STREAM_DEPTH)
+    pub = node.create_publisher(Header, topic, PUBLISHER_DEPTH)
     while pub.get_subscription_count() == 0:
         time.sleep(0.01)
     time.sleep(1.0)  # discovery settles both ways before the first tick
@@ -147,23 +148,23 @@ def pulse(topic: str, kind: str, rate: str) -> None:
     """Publish a String or BatteryState on `topic` at `rate` Hz, from a timer."""
     msg_type, msg = _message(kind)
     node = _node('bench_pulse')
-    pub = node.create_publisher(msg_type, topic, STREAM_DEPTH)
+    pub = node.create_publisher(msg_type, topic, PUBLISHER_DEPTH)
     node.create_timer(1.0 / float(rate), lambda: pub.publish(msg))
     _spin(node)
 
 
-def sink(topic: str, kind: str) -> None:
+def sink(topic: str, kind: str, depth: str) -> None:
     """Receive `topic` with the bridge's stream QoS and do nothing: the raw limit of a row."""
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     msg_type, _ = _message(kind)
     node = _node('bench_sink')
     node.create_subscription(msg_type, topic, lambda m: None,
-                             QoSProfile(depth=STREAM_DEPTH,
+                             QoSProfile(depth=int(depth),
                                         reliability=ReliabilityPolicy.RELIABLE))
     _spin(node)
 
 
-def count(topic: str, warmup: str, seconds: str) -> None:
+def count(topic: str, depth: str, warmup: str, seconds: str) -> None:
     """
     Receive `topic` as the bridge's stream subscription does.
 
@@ -180,7 +181,7 @@ def count(topic: str, warmup: str, seconds: str) -> None:
         received[0] += 1
         latencies.append(time.time() - msg.stamp.sec - msg.stamp.nanosec * 1e-9)
     node.create_subscription(Header, topic, take,
-                             QoSProfile(depth=STREAM_DEPTH,
+                             QoSProfile(depth=int(depth),
                                         reliability=ReliabilityPolicy.RELIABLE))
     while received[0] == 0:
         rclpy.spin_once(node, timeout_sec=0.1)
@@ -239,10 +240,45 @@ def ws_flood(url: str, agent: str) -> None:
     asyncio.run(main())
 
 
+def _rss_mb() -> float:
+    with open('/proc/self/status', encoding='ascii') as status:
+        kib = next(line.split()[1] for line in status if line.startswith('VmRSS:'))
+    return int(kib) / 1024
+
+
+def imports() -> None:
+    """
+    Start as the bare node does, then import what the bridge loads, part by part.
+
+    Prints the bare node's RSS, then one line per part: its name and the MB it added on top
+    of the parts before it (the bridge's own order, so a library shared by two is counted
+    once, with the first).
+    """
+    import importlib
+    import rclpy
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    node = _node('bench_imports')
+    rclpy.spin_once(node, timeout_sec=0.1)
+    before = _rss_mb()
+    print(f'bare {before:.1f}', flush=True)
+    parts = (('websockets', ['websockets.asyncio.client']),  # asyncio: rclpy loads it
+             ('psutil', ['psutil']),
+             ('pydantic', ['pydantic']),
+             ("the bridge's pydantic models", ['artbot_bridge.core.settings',
+                                               'artbot_bridge.core.protocol']),
+             ('the rest of the bridge', ['artbot_bridge.main']))
+    for name, modules in parts:
+        for module in modules:
+            importlib.import_module(module)
+        now = _rss_mb()
+        print(f'{now - before:.2f} {name}', flush=True)
+        before = now
+
+
 ROLES: Dict[str, Callable[..., None]] = {
     'publisher': publisher, 'bare': bare, 'service': service, 'flood': flood, 'ticks': ticks,
     'count': count, 'echo_agent': echo_agent, 'ws_flood': ws_flood, 'pulse': pulse,
-    'sink': sink}
+    'sink': sink, 'imports': imports}
 
 if __name__ == '__main__':
     ROLES[sys.argv[1]](*sys.argv[2:])

@@ -161,6 +161,18 @@ def hub_round_trips(hub: HubHarness, agent: str, count: int) -> List[float]:
         hub.hub.events.clear()
 
 
+def import_costs() -> Tuple[float, List[Tuple[str, float]]]:
+    """Return a bare node's RSS and what each part of the bridge adds at import (MB)."""
+    peer = spawn('imports')
+    try:
+        lines = peer.communicate(timeout=60)[0].split('\n')
+    finally:
+        stop(peer)
+    bare = float(lines[0].split()[1])
+    parts = [(line.split(' ', 1)[1], float(line.split(' ', 1)[0])) for line in lines[1:] if line]
+    return bare, parts
+
+
 def trigger_params(hub: HubHarness, agent: str) -> Dict[str, object]:
     """Return bridge parameters with one Trigger command and no rate limit in the way."""
     return {'hub_url': hub.url, 'agent_id': agent, 'env_file': '', 'commands': ['trigger'],
@@ -360,13 +372,15 @@ def main() -> None:
                          f'bare rclpy subscriber, same QoS: {rcpu:.1f} %', spread(ratios)))
         rounds = [streams.throughput(hub, seconds / 4) for _ in range(ROUNDS)]
         ratios = [r[0] / min(r[1], r[2]) for r in rounds]
-        bridge_rate, rclpy_rate, ws_rate, f50, f99, raw99 = \
+        bridge_rate, rclpy_rate, ws_rate, f50, f99, raw99, busy = \
             rounds[ratios.index(statistics.median(ratios))]
         rows.append((f'forwarding flat out: one topic, publisher as fast as it can ({ROUNDS} '
                      f'rounds; goal: p99 under 20 ms)',
                      f'{bridge_rate:.0f} messages/s at the hub, latency p50 {f50:.1f} ms, '
                      f'p99 {f99:.1f} ms (p99 of the rounds: '
-                     f'{", ".join(f"{r[4]:.1f}" for r in rounds)})',
+                     f'{", ".join(f"{r[4]:.1f}" for r in rounds)}); CPU of the '
+                     f'{os.cpu_count()} cores: bridge {busy[0]:.0f} %, publisher '
+                     f'{busy[1]:.0f} %, hub {busy[2]:.0f} %',
                      f'rclpy receiving alone {rclpy_rate:.0f}/s, latency p99 {raw99:.1f} ms; '
                      f'websockets sending alone {ws_rate:.0f}/s', spread(ratios)))
         delivered, l50, l99 = streams.stream_at(hub, 1000.0, 10_000)
@@ -377,6 +391,14 @@ def main() -> None:
         rows.append(('footprint at idle', f'{icpu:.2f} % CPU, {irss:.1f} MB RSS',
                      f'bare rclpy node: {bare_cpu:.2f} %, {bare_rss:.1f} MB',
                      f'RSS {irss / bare_rss:.2f}'))
+        bare, parts = import_costs()
+        added = sum(mb for _, mb in parts)
+        pydantic = sum(mb for name, mb in parts if 'pydantic' in name)
+        rows.append(("footprint: what the bridge's imports add to a bare node's RSS, in its "
+                     'order (a library two parts share counts with the first)',
+                     ', '.join(f'{name} +{mb:.1f}' for name, mb in parts) + f' MB: +{added:.1f}',
+                     f'bare rclpy node: {bare:.1f} MB',
+                     f'pydantic {pydantic:.1f} MB ({100 * pydantic / added:.0f} %)'))
         rows += pi_sized(hub, seconds)
         rounds = [round_trips(hub, options.commands) for _ in range(ROUNDS)]
         ratios = [b[0] / (r[0] + e[0]) for b, r, e in rounds]

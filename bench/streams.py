@@ -2,14 +2,20 @@
 
 import gc
 import math
+import os
 import statistics
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from artbot_bridge.core.settings import Settings
+from artbot_bridge.ros.stream import qos
 from harness import BridgeProcess, HubHarness, wait_for
 from peers import spawn, stop
+import psutil
 
 TOPIC = '/bench/stream'
+# The bridge's stream subscription depth at the default bound: a bare subscriber's too.
+STREAM_DEPTH = qos(Settings.model_fields['stream_max_age'].default).depth
 
 
 class StreamCounter:
@@ -49,13 +55,22 @@ class StreamCounter:
     def __exit__(self, *exc: Any) -> None:
         self.hub.hub._agent_message = self._original
 
-    def rate(self, warmup: float, seconds: float) -> float:
-        """Wait for frames, then `warmup`; return frames per second over `seconds`."""
+    def rate(self, warmup: float, seconds: float,
+             pids: Sequence[int] = ()) -> Tuple[float, List[float]]:
+        """
+        Wait for frames, then `warmup`; return frames per second over `seconds`.
+
+        And the CPU of each of `pids` over the same seconds, in % of one core.
+        """
         wait_for(lambda: self.frames > 0, 30, f'{self.key} frames at the hub')
         time.sleep(warmup)
+        processes = [psutil.Process(pid) for pid in pids]
+        cpu = [sum(p.cpu_times()[:2]) for p in processes]
         before, started = self.frames, time.monotonic()
         time.sleep(seconds)
-        return (self.frames - before) / (time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        busy = [100 * (sum(p.cpu_times()[:2]) - c) / elapsed for p, c in zip(processes, cpu)]
+        return (self.frames - before) / elapsed, busy
 
 
 def stream_params(hub: HubHarness, agent: str, max_rate: float) -> Dict[str, Any]:
@@ -70,7 +85,9 @@ def throughput(hub: HubHarness, seconds: float, warmup: float = 3.0) -> Tuple[fl
     Return figures of a publisher running flat out.
 
     Messages/s through the bridge, rclpy receiving alone and websockets sending alone; the
-    bridge's latency p50 / p99 in ms at the hub; the latency p99 of rclpy receiving alone.
+    bridge's latency p50 / p99 in ms at the hub; the latency p99 of rclpy receiving alone;
+    the CPU (% of one core) of the bridge, the publisher and this process (the hub) while
+    the bridge forwards.
     """
     flood = spawn('flood', TOPIC)
     # The local hub in this process keeps every event of the whole run: its collector's full
@@ -78,7 +95,7 @@ def throughput(hub: HubHarness, seconds: float, warmup: float = 3.0) -> Tuple[fl
     gc.collect()
     gc.freeze()
     try:
-        counter = spawn('count', TOPIC, warmup, seconds)
+        counter = spawn('count', TOPIC, STREAM_DEPTH, warmup, seconds)
         rclpy_rate = float(counter.stdout.readline())
         rclpy_p99 = float(counter.stdout.readline())
         stop(counter)
@@ -86,7 +103,8 @@ def throughput(hub: HubHarness, seconds: float, warmup: float = 3.0) -> Tuple[fl
             bridge = BridgeProcess(stream_params(hub, 'bench-flood', 100_000.0))
             try:
                 frames.keep = True
-                bridge_rate = frames.rate(warmup, seconds)
+                bridge_rate, busy = frames.rate(
+                    warmup, seconds, (bridge.process.pid, flood.pid, os.getpid()))
                 latencies = sorted(frames.latencies[len(frames.latencies) // 4:]) or [math.nan]
             finally:
                 bridge.close()
@@ -95,11 +113,12 @@ def throughput(hub: HubHarness, seconds: float, warmup: float = 3.0) -> Tuple[fl
     with StreamCounter(hub, 'flood') as frames:
         sender = spawn('ws_flood', hub.url, 'bench-ws-flood')
         try:
-            ws_rate = frames.rate(warmup, seconds)
+            ws_rate, _ = frames.rate(warmup, seconds)
         finally:
             stop(sender)
     p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
-    return bridge_rate, rclpy_rate, ws_rate, statistics.median(latencies), p99, rclpy_p99
+    return (bridge_rate, rclpy_rate, ws_rate, statistics.median(latencies), p99, rclpy_p99,
+            busy)
 
 
 def cpu_at(hub: HubHarness, kind: str, rate: float, seconds: float,
@@ -114,7 +133,7 @@ def cpu_at(hub: HubHarness, kind: str, rate: float, seconds: float,
     msg_type = {'String': 'std_msgs/msg/String', 'BatteryState': 'sensor_msgs/msg/BatteryState'}
     pulse = spawn('pulse', topic, kind, rate)
     try:
-        sink = spawn('sink', topic, kind)
+        sink = spawn('sink', topic, kind, STREAM_DEPTH)
         try:
             time.sleep(3.0)  # discovered and flowing
             (sink_cpu, _), = usage([sink.pid], seconds).values()
