@@ -93,7 +93,7 @@ def main() -> None:
                 bridge = BridgeProcess(streams.stream_params(hub, 'profile-flood', 100_000.0))
                 try:
                     rate: List[float] = []
-                    sample(bridge.process.pid, lambda: rate.append(frames.rate(2.0, 10.0)),
+                    sample(bridge.process.pid, lambda: rate.append(frames.rate(2.0, 10.0)[0]),
                            Path(scratch, 'stream.raw'))
                 finally:
                     bridge.close()

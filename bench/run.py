@@ -406,7 +406,8 @@ def main() -> None:
         rows.append((f'command round trip: {options.commands} Trigger commands ({ROUNDS} rounds; '
                      'goal: ratio at most 2.5, p99 under 2 ms)',
                      f'p50 {b50:.2f} ms, p99 {b99:.2f} ms',
-                     f'rclpy call p50 {r50:.2f} + WebSocket agent echo p50 {e50:.2f} ms',
+                     f'rclpy call p50 {r50:.2f} + WebSocket agent echo p50 {e50:.2f} ms; '
+                     f'their p99 {r99:.2f} + {e99:.2f} ms',
                      spread(ratios)))
         delays = reconnects(hub, options.restarts)
         rows.append((f'reconnect: hub restarted {options.restarts} times',
