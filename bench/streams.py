@@ -80,7 +80,7 @@ def stream_params(hub: HubHarness, agent: str, max_rate: float) -> Dict[str, Any
             'flood.max_rate': max_rate}
 
 
-def throughput(hub: HubHarness, seconds: float, warmup: float = 3.0) -> Tuple[float, ...]:
+def throughput(hub: HubHarness, seconds: float, warmup: float = 3.0) -> tuple:
     """
     Return figures of a publisher running flat out.
 
