@@ -370,7 +370,7 @@ def main() -> None:
                          f'({ROUNDS} rounds; goal: ratio at most 1.3)',
                          f'{bcpu:.1f} % of a core, {delivered:.0f} frames/s at the hub',
                          f'bare rclpy subscriber, same QoS: {rcpu:.1f} %', spread(ratios)))
-        rounds = [streams.throughput(hub, seconds / 4) for _ in range(ROUNDS)]
+        rounds = [streams.throughput(hub, seconds / 4, usage) for _ in range(ROUNDS)]
         ratios = [r[0] / min(r[1], r[2]) for r in rounds]
         bridge_rate, rclpy_rate, ws_rate, f50, f99, raw99, busy = \
             rounds[ratios.index(statistics.median(ratios))]

@@ -11,7 +11,6 @@ from artbot_bridge.core.settings import Settings
 from artbot_bridge.ros.stream import qos
 from harness import BridgeProcess, HubHarness, wait_for
 from peers import spawn, stop
-import psutil
 
 TOPIC = '/bench/stream'
 # The bridge's stream subscription depth at the default bound: a bare subscriber's too.
@@ -55,22 +54,24 @@ class StreamCounter:
     def __exit__(self, *exc: Any) -> None:
         self.hub.hub._agent_message = self._original
 
-    def rate(self, warmup: float, seconds: float,
+    def rate(self, warmup: float, seconds: float, usage: Optional[Any] = None,
              pids: Sequence[int] = ()) -> Tuple[float, List[float]]:
         """
         Wait for frames, then `warmup`; return frames per second over `seconds`.
 
-        And the CPU of each of `pids` over the same seconds, in % of one core.
+        With `usage` (run.usage), also the CPU of each of `pids` over the same seconds, in %
+        of one core.
         """
         wait_for(lambda: self.frames > 0, 30, f'{self.key} frames at the hub')
         time.sleep(warmup)
-        processes = [psutil.Process(pid) for pid in pids]
-        cpu = [sum(p.cpu_times()[:2]) for p in processes]
         before, started = self.frames, time.monotonic()
-        time.sleep(seconds)
-        elapsed = time.monotonic() - started
-        busy = [100 * (sum(p.cpu_times()[:2]) - c) / elapsed for p, c in zip(processes, cpu)]
-        return (self.frames - before) / elapsed, busy
+        busy: List[float] = []
+        if usage:
+            measured = usage(list(pids), seconds)
+            busy = [measured[pid][0] for pid in pids]
+        else:
+            time.sleep(seconds)
+        return (self.frames - before) / (time.monotonic() - started), busy
 
 
 def stream_params(hub: HubHarness, agent: str, max_rate: float) -> Dict[str, Any]:
@@ -80,7 +81,7 @@ def stream_params(hub: HubHarness, agent: str, max_rate: float) -> Dict[str, Any
             'flood.max_rate': max_rate}
 
 
-def throughput(hub: HubHarness, seconds: float, warmup: float = 3.0) -> tuple:
+def throughput(hub: HubHarness, seconds: float, usage: Any, warmup: float = 3.0) -> tuple:
     """
     Return figures of a publisher running flat out.
 
@@ -104,7 +105,7 @@ def throughput(hub: HubHarness, seconds: float, warmup: float = 3.0) -> tuple:
             try:
                 frames.keep = True
                 bridge_rate, busy = frames.rate(
-                    warmup, seconds, (bridge.process.pid, flood.pid, os.getpid()))
+                    warmup, seconds, usage, (bridge.process.pid, flood.pid, os.getpid()))
                 latencies = sorted(frames.latencies[len(frames.latencies) // 4:]) or [math.nan]
             finally:
                 bridge.close()
