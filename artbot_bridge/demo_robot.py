@@ -7,7 +7,7 @@ from geometry_msgs.msg import Quaternion
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
 import rclpy
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import BatteryState, CameraInfo
 from std_msgs.msg import Bool
@@ -221,14 +221,32 @@ class DemoRobot(Node):
         self._camera_pub.publish(camera)
 
 
+def spin_until_shutdown(node: Node) -> None:
+    """
+    Spin `node` until Ctrl-C or its context shuts down.
+
+    A timer that fires as the signal shuts the context down publishes on a dead context; that
+    error ends the spin quietly, like the shutdown it raced. Any other error is raised.
+    """
+    executor = SingleThreadedExecutor(context=node.context)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except Exception:  # noqa: B902 - rcl's errors have no public type
+        if node.context.ok():
+            raise
+    finally:
+        executor.shutdown()
+
+
 def main(args: Optional[list[str]] = None) -> None:
     """Run the demo robot node until interrupted."""
     rclpy.init(args=args)
     node = DemoRobot()
     try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        spin_until_shutdown(node)
     finally:
         node.destroy_node()
         rclpy.try_shutdown()

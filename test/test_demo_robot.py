@@ -5,12 +5,14 @@ import os
 import threading
 
 from artbot_bridge.demo_robot import Create3Sim, DemoRobot, HIGH_THRESHOLD, LOW_THRESHOLD
+from artbot_bridge.demo_robot import spin_until_shutdown
 import pytest
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import BatteryState
+from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
 TIMEOUT = 10.0
@@ -174,3 +176,41 @@ def test_node_publishes_battery_and_serves_trigger() -> None:
         if thread.ident is not None:
             thread.join(TIMEOUT)
         assert not thread.is_alive()
+
+
+def test_a_publish_that_races_the_shutdown_ends_the_spin_quietly() -> None:
+    """A timer publishing on a context a signal just shut down: no traceback, spin ends."""
+    context = rclpy.Context()
+    rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
+    node = rclpy.create_node('demo_shutdown_race', context=context)
+    publisher = node.create_publisher(Bool, '/demo_shutdown_race', 1)
+    fired = []
+
+    def tick() -> None:
+        fired.append(True)
+        context.shutdown()  # what the SIGINT handler does, between two callbacks or not
+        publisher.publish(Bool(data=True))  # raises: the context is invalid
+    node.create_timer(0.01, tick)
+    try:
+        spin_until_shutdown(node)  # returns; the error is the race, not a fault
+        assert fired == [True]
+    finally:
+        node.destroy_node()
+        context.try_shutdown()
+
+
+def test_an_error_while_the_context_lives_is_raised() -> None:
+    """Only the shutdown race is quiet: a callback's own bug still ends the demo loudly."""
+    context = rclpy.Context()
+    rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
+    node = rclpy.create_node('demo_bug', context=context)
+
+    def tick() -> None:
+        raise ValueError('a bug')
+    node.create_timer(0.01, tick)
+    try:
+        with pytest.raises(ValueError, match='a bug'):
+            spin_until_shutdown(node)
+    finally:
+        node.destroy_node()
+        context.try_shutdown()
