@@ -1,17 +1,22 @@
 # The two commands of a fresh machine: `make demo` and `make test`. Each sets up what it needs.
-.PHONY: demo test test-kilted test-jazzy bench soak profile screenshot setup clean
+.PHONY: demo test test-jazzy test-humble test-kilted bench soak feed profile screenshot setup clean
 
 demo:
 	bash scripts/demo.sh
 
+# Three lanes (scripts/setup.sh): Jazzy on Python 3.12, Jazzy on Humble's Python 3.10 with
+# Humble's rclpy imports, and Kilted.
 test:
-	bash scripts/test.sh kilted jazzy
-
-test-kilted:
-	bash scripts/test.sh kilted
+	bash scripts/test.sh jazzy humble kilted
 
 test-jazzy:
 	bash scripts/test.sh jazzy
+
+test-humble:
+	bash scripts/test.sh humble
+
+test-kilted:
+	bash scripts/test.sh kilted
 
 bench:
 	bash scripts/setup.sh kilted
@@ -21,6 +26,10 @@ bench:
 soak:
 	bash scripts/setup.sh kilted
 	.venv/kilted/bin/python bench/soak.py
+
+feed:
+	bash scripts/setup.sh kilted
+	.venv/kilted/bin/python bench/feed.py
 
 profile:
 	bash scripts/setup.sh kilted
@@ -35,8 +44,9 @@ screenshot:
 	  -m browser -k screenshot
 
 setup:
-	bash scripts/setup.sh kilted
 	bash scripts/setup.sh jazzy
+	bash scripts/setup.sh humble
+	bash scripts/setup.sh kilted
 
 clean:
 	rm -rf .work

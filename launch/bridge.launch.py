@@ -6,12 +6,10 @@ parameter exits 2), so that a supervisor such as systemd sees the failure. A par
 does not exist stops the launch before the bridge starts. Stop it with SIGINT (ctrl-c).
 """
 
-import atexit
 import os
 import shlex
 import shutil
-import tempfile
-from typing import Iterable, List, Optional
+from typing import List, Optional
 
 from ament_index_python.packages import get_package_share_directory
 from launch import Action, LaunchContext, LaunchDescription, Substitution
@@ -22,40 +20,38 @@ from launch.events import Shutdown
 from launch.events.process import ProcessExited
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-import yaml
 
 # Launch arguments that override the params file only when given (not empty).
 OVERRIDES = ('hub_url', 'agent_id')
 
 
-class GivenArguments(Substitution):
-    """The path of a parameters file holding those of `names` that were given, not empty."""
+class GivenParameter(Substitution):
+    """
+    One of the two command-line words that give parameter `name` the launch argument `name`.
 
-    def __init__(self, names: Iterable[str]) -> None:
+    Given (not empty), the words are `-p` and `name:='value'`, quoted so that the value stays a
+    string; they follow `--params-file`, so they win over the file. Not given, both words are
+    `--ros-args`, which rcl skips inside the ROS arguments, and the file's value stays. No file
+    is written: a parameters file of its own would outlive a `ros2 launch` killed by a signal.
+    """
+
+    def __init__(self, name: str, word: int) -> None:
         super().__init__()
-        self.names = tuple(names)
+        self.name = name
+        self.word = word  # 0: the flag, 1: the rule
 
     def describe(self) -> str:
-        """Name the launch arguments it reads."""
-        return 'GivenArguments({})'.format(', '.join(self.names))
+        """Name the launch argument it reads."""
+        return f'GivenParameter({self.name!r}, {self.word})'
 
     def perform(self, context: LaunchContext) -> str:
-        """Write the given values (always strings) to a parameters file; return its path."""
-        given = {name: LaunchConfiguration(name).perform(context) for name in self.names}
-        params = {name: value for name, value in given.items() if value}
-        with tempfile.NamedTemporaryFile('w', prefix='artbot_bridge_args_', suffix='.yaml',
-                                         delete=False) as out:
-            yaml.safe_dump({'/**': {'ros__parameters': params}}, out)
-        atexit.register(_remove, out.name)  # kept while the launch runs: a respawn reads it
-        return out.name
-
-
-def _remove(path: str) -> None:
-    """Remove a file if it is still there."""
-    try:
-        os.remove(path)
-    except OSError:
-        pass
+        """Return this word for the launch argument's value."""
+        value = LaunchConfiguration(self.name).perform(context)
+        if not value:
+            return '--ros-args'
+        if self.word == 0:
+            return '-p'
+        return "{}:='{}'".format(self.name, value.replace("'", "''"))  # a YAML quoted string
 
 
 def _prefix() -> Optional[list]:
@@ -93,8 +89,10 @@ def _check_arguments(context: LaunchContext, bridge: Node) -> None:
         seconds = -1.0
     if not seconds >= 0:
         raise RuntimeError(f'artbot_bridge: respawn_delay {delay!r} is not seconds >= 0')
-    # ExecuteProcess takes respawn_delay as a float only, not a substitution (Humble to
-    # Kilted; a LaunchConfiguration there fails at the first respawn): set the given one.
+    # ExecuteLocal takes respawn_delay as a float only, never a substitution, and reads it
+    # when the process exits (launch 1.0 of Humble to 3.7 of Kilted, all under this name).
+    # A launch argument is known only now, after the Node was made; a Node made now, in an
+    # OpaqueFunction, would be missing from `ros2 launch --print`. So the given one is set here.
     if not hasattr(bridge, '_ExecuteLocal__respawn_delay'):
         raise RuntimeError('artbot_bridge: this launch version keeps respawn_delay elsewhere')
     bridge._ExecuteLocal__respawn_delay = seconds
@@ -107,8 +105,10 @@ def generate_launch_description() -> LaunchDescription:
     bridge = Node(
         package='artbot_bridge', executable='bridge', name='artbot_bridge',
         namespace=LaunchConfiguration('namespace'), output='screen',
-        parameters=[LaunchConfiguration('params_file'), GivenArguments(OVERRIDES)],
-        ros_arguments=['--log-level', LaunchConfiguration('log_level')],
+        # The params file, then the given arguments, in this order: the last value wins.
+        ros_arguments=['--params-file', LaunchConfiguration('params_file'),
+                       *[GivenParameter(name, word) for name in OVERRIDES for word in (0, 1)],
+                       '--log-level', LaunchConfiguration('log_level')],
         respawn=LaunchConfiguration('respawn'),
         respawn_delay=2.0,  # replaced by the respawn_delay argument in _check_arguments
         prefix=_prefix(), exec_name='bridge')

