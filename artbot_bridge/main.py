@@ -46,7 +46,7 @@ def main(args: Optional[List[str]] = None) -> int:
         print(f'artbot_bridge: invalid parameter: {err}', file=sys.stderr)
         rclpy.try_shutdown()
         return 2
-    spinner = Spinner(make_executor(node.settings.executor))
+    spinner = Spinner(make_executor(node.settings.executor), node.get_logger().error)
     spinner.executor.add_node(node)
     code = 0
     try:

@@ -15,10 +15,17 @@ bridge. The checks, in order, each through the hub's REST API and its /ws/dashbo
    restart the robot is online again, in the same sense, and afterwards a command still gets
    its response;
 5. lines published on the bridge's ~/events topic are stored as the robot's logs, with upper
-   case levels.
+   case levels;
+6. the hub's reader is killed mid-answers, as a hub bug kills it: the bridge talks to the hub
+   through a proxy of this checker's (`devhub.killer`), which holds back what the bridge
+   sends while commands reach it, then sends one frame that raises in the hub's reader
+   (a null battery_level) and what it held. Every command the bridge got must still have
+   its command_response broadcast by the hub (the echo proof), and the robot be online
+   again.
 
 Throughout, a hub log line "Error handling agent" (the hub's reader died on a frame: a zombie
-link, shown online with frozen numbers) fails the run and is printed. Every wait is bounded.
+link, shown online with frozen numbers) fails the run and is printed, but for the one that
+check 6 causes. Every wait is bounded.
 Prints a table of what was measured; exits 1 on any failure.
 """
 
@@ -36,6 +43,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import uuid
 
 import aiohttp
+from artbot_bridge.devhub.killer import KillerProxy
 
 ZOMBIE_MARK = 'Error handling agent'
 MOVING = ('cpu_usage', 'memory_usage', 'battery_level', 'uptime_seconds')
@@ -77,6 +85,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     arg('--bridge-started-file', required=True, type=Path,
         help="holds the bridge's start time (Unix seconds), written by the caller")
     arg('--report', type=Path, help='also write the table here')
+    arg('--proxy-port-file', type=Path,
+        help="check 6: write the port of this checker's proxy to the hub here; the bridge "
+             'must use it as its hub_url (no file: no check 6)')
+    arg('--kill-commands', type=int, default=10, help='check 6: commands held behind the kill')
+    arg('--kill-within', type=float, default=60.0,
+        help='check 6: seconds for every answer to reach the hub after the kill')
     arg('--online-within', type=float, default=2.0, help='check 1 bound, seconds')
     arg('--samples', type=int, default=16, help='check 2: robot records sampled, 1 s apart')
     arg('--settle', type=float, default=1.5,
@@ -358,6 +372,8 @@ class Checker:
         self.ros = ros
         self.log = HubLog(args.hub_log)
         self.report = Report()
+        self.proxy: Optional[KillerProxy] = None
+        self.caused = 0  # zombie lines check 6 caused on purpose
 
     # -- 1 ------------------------------------------------------------------------------------
 
@@ -619,8 +635,11 @@ class Checker:
             if new is not None and new != old:
                 break
             if not escalated and now() - killed > 10.0:
-                os.kill(old, signal.SIGKILL)
-                escalated = '; did not exit within 10 s, killed'
+                try:
+                    os.kill(old, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass  # it exited, and the supervisor started no other
+                escalated = '; no new hub within 10 s'
             await asyncio.sleep(0.05)
         if new is None or new == old:
             self.report.add(label, False, '', 'the hub was not started again' + escalated)
@@ -703,6 +722,47 @@ class Checker:
         self.report.add('5 event lines stored', ok, measured, detail)
         self.log.watch('after check 5')
 
+    # -- 6 ------------------------------------------------------------------------------------
+
+    async def check_dead_reader(self) -> None:
+        """6: kill the hub's reader behind held answers; every answer must still arrive."""
+        print("== 6: the hub's reader killed mid-answers", flush=True)
+        proxy = self.proxy
+        if not self.dash.connected and not await self.dash.connect():
+            self.report.add('6 reader killed', False, '', f'cannot connect {self.dash.url}')
+            return
+        await self.hub.wait_online(5.0)
+        zombies, first_index = len(self.log.zombies()), len(self.dash.messages)
+        first_echo = len(self.ros.commands)
+        proxy.hold()
+        codes = []
+        for _ in range(self.args.kill_commands):
+            code, _ = await self.hub.request('POST', f'/api/robots/{self.hub.agent}/command',
+                                             {'action': 'get_logs', 'parameters': {}})
+            codes.append(code)
+        await asyncio.sleep(1.0)  # the bridge answers; the proxy keeps the answers back
+        got = {str(e.get('command_id')) for _, e in self.ros.commands[first_echo:]}
+        held = proxy.release()
+        killed = now()
+
+        def answered() -> set:
+            return {str(m.get('command_id')) for _, m in self.dash.responses_since(first_index)}
+        while now() - killed < self.args.kill_within and not got <= answered():
+            await asyncio.sleep(0.1)
+        took = now() - killed
+        lost = got - answered()
+        back = await self._socket_connected(now(), 5.0)
+        caused = self.log.zombies()[zombies:]
+        self.caused += len(caused)
+        self.log.reported = len(self.log.zombies())
+        ok = bool(got) and not lost and bool(caused) and back is not None
+        measured = (f'{len(got)} answers held, {len(lost)} lost; all handled '
+                    f'{took:.1f} s after the kill' if not lost else f'{len(lost)} LOST')
+        detail = (f'{held} bytes held; REST {sorted(set(codes))}; hub reader died: '
+                  f'{"yes" if caused else "NO"}; the socket '
+                  + ('connected again' if back is not None else 'NOT connected again'))
+        self.report.add('6 reader killed: every answer handled', ok, measured, detail)
+
     # -- all ----------------------------------------------------------------------------------
 
     async def run(self, ready_file: Path) -> int:
@@ -720,6 +780,8 @@ class Checker:
                 await self.check_commands()
                 await self.check_restarts()
                 await self.check_logs()
+                if self.proxy is not None:
+                    await self.check_dead_reader()
         except asyncio.CancelledError:  # SIGTERM or Ctrl-C: the table so far, then stop
             self.report.add('run to the end', False, '', 'interrupted')
             self.finish()
@@ -728,7 +790,7 @@ class Checker:
 
     def finish(self) -> int:
         """Add the zombie row; print (and write) the table; return the exit code."""
-        zombies = self.log.zombies()
+        zombies = self.log.zombies()[self.caused:] if self.caused else self.log.zombies()
         self.log.watch('at the end')
         self.report.add('hub reader never died', not zombies,
                         f'{len(zombies)} "{ZOMBIE_MARK}" line(s)',
@@ -750,10 +812,15 @@ async def amain(args: argparse.Namespace) -> int:
     try:
         async with aiohttp.ClientSession() as session:
             checker = Checker(args, session, ros)
+            if args.proxy_port_file is not None:
+                checker.proxy = KillerProxy(int(args.hub_url.rsplit(':', 1)[1]))
+                args.proxy_port_file.write_text(f'{await checker.proxy.start()}\n')
             try:
                 return await checker.run(args.ready_file)
             finally:
                 await checker.dash.close()
+                if checker.proxy is not None:
+                    await checker.proxy.close()
     finally:
         ros.close()
 

@@ -66,17 +66,18 @@ def free_port() -> int:
 class HubHarness:
     """The local hub running in its own loop thread, restartable on the same port."""
 
-    def __init__(self, port: int = 0, ping_interval: float = 20.0, **options: Any) -> None:
+    def __init__(self, port: int = 0, ping_interval: float = 20.0, host: str = '127.0.0.1',
+                 **options: Any) -> None:
         self.loop = LoopThread('devhub')
         self.loop.start()
-        self.hub = DevHub('127.0.0.1', port, ping_interval, **options)
+        self.hub = DevHub(host, port, ping_interval, **options)
         self.running = False
 
     @property
     def url(self) -> str:
         """Return the hub's http(s) URL."""
         scheme = 'https' if self.hub.ssl_context else 'http'
-        return f'{scheme}://127.0.0.1:{self.hub.port}'
+        return f'{scheme}://{self.hub.host}:{self.hub.port}'
 
     def start(self) -> None:
         """Start listening."""
@@ -149,7 +150,7 @@ class BridgeProcess:
     """The real bridge, `python -m artbot_bridge`, with parameters from a YAML file."""
 
     def __init__(self, params: Dict[str, Any], env: Optional[Dict[str, str]] = None,
-                 ros_args: Tuple[str, ...] = ()) -> None:
+                 ros_args: Tuple[str, ...] = (), prefix: Tuple[str, ...] = ()) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix='artbot-bridge-test-')
         params_file = Path(self._dir.name, 'params.yaml')
         params_file.write_text(json.dumps({'/**': {'ros__parameters': params}}))  # JSON is YAML
@@ -160,7 +161,7 @@ class BridgeProcess:
         process_env['PYTHONUNBUFFERED'] = '1'
         with open(self.log_path, 'wb') as log:
             self.process = subprocess.Popen(
-                [sys.executable, '-m', 'artbot_bridge', '--ros-args', '--params-file',
+                [*prefix, sys.executable, '-m', 'artbot_bridge', '--ros-args', '--params-file',
                  str(params_file), *ros_args],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=process_env, cwd=self._dir.name, start_new_session=True)

@@ -148,8 +148,8 @@ def test_outbox_order_bounds_and_requeue():
             outbox.put(RESPONSES, frame)
         assert outbox.dropped == {RESPONSES: 1, LOGS: 1, STREAM: 0}
         got = [(await outbox.get())[:2] for _ in range(6)]
-        assert got == [('r2', RESPONSES), ('r3', RESPONSES), ('r4', RESPONSES),
-                       ('h2', None), ('s1', None), ('l2', LOGS)]
+        assert got == [('h2', None), ('s1', None), ('r2', RESPONSES), ('r3', RESPONSES),
+                       ('r4', RESPONSES), ('l2', LOGS)]
         outbox.requeue(RESPONSES, 'r3', 7)
         assert outbox.pop() == ('r3', RESPONSES, 7) and outbox.pop() is None
         waiter = asyncio.ensure_future(outbox.get())

@@ -3,11 +3,14 @@
 import asyncio
 import json
 import logging
+import sqlite3
 
 from artbot_bridge.core.dispatcher import CommandError, Dispatcher
 from artbot_bridge.core.ledger import CommandLedger
 from artbot_bridge.core.protocol import parse_command, ProtocolError
 from artbot_bridge.core.ratelimit import RateLimiter
+from artbot_bridge.core.spool import Spool
+from harness import ManualClock
 import pytest
 
 
@@ -93,12 +96,14 @@ def test_exclusive_command_refuses_company_and_shutdown_still_answers():
 
 
 def test_ledger_is_bounded_but_never_forgets_a_running_command():
-    ledger = CommandLedger(size=2)
+    clock = ManualClock()
+    ledger = CommandLedger(size=2, age=600, clock=clock)
     assert ledger.begin('x') == (True, None)
     for cid in 'abc':
         ledger.begin(cid)
         ledger.finish(cid, f'frame-{cid}')
-    assert ledger.begin('a') == (True, None)  # forgotten: only the last two are kept
+        clock.now += 601
+    assert ledger.begin('a') == (True, None)  # forgotten: old, and not in the last two
     assert ledger.begin('c') == (False, 'frame-c')
     assert ledger.begin('x') == (False, None) and ledger.finish('x', 'fx') == 2
 
@@ -138,3 +143,91 @@ def test_ledger_keeps_its_memory_within_the_byte_budget():
         ledger.finish(f'big{i}', 'x' * 600, stub=f'stub{i}')
     assert ledger.begin('big0') == (False, 'stub0')  # never run again, answered briefly
     assert ledger.begin('big4') == (False, 'x' * 600)  # the newest is kept whole
+
+
+def test_a_flood_of_refusals_never_evicts_an_executed_id():
+    runs, clock = [], ManualClock()
+
+    async def scenario(dispatcher, gate):
+        async def move(cmd):
+            runs.append(cmd.command_id)
+            return True, {'message': 'moved'}
+        dispatcher.handlers['move'] = move
+        dispatcher.on_command(command('move', 'executed'))
+        await asyncio.sleep(0.01)
+        for i in range(2100):  # unknown actions; past the first 599, over the rate limit too
+            dispatcher.on_command(command('nope', f'refused-{i}'))
+        clock.now += 0.3  # the rate limit lets more commands in
+        dispatcher.on_command(command('move', 'executed'))
+        await asyncio.sleep(0.01)
+    answers = run(scenario, per_minute=600, clock=clock)
+    assert runs == ['executed']
+    replies = [a for a in answers if a['command_id'] == 'executed']
+    assert len(replies) == 2 and replies[0] == replies[1] and replies[0]['success'] is True
+    reasons = [a['data']['message'].split(':')[0] for a in answers if not a['success']]
+    assert len(reasons) == 2100 and reasons.count('rate limit') >= 1400
+
+
+def test_executed_ids_are_kept_by_count_or_by_age_and_refusals_apart():
+    clock = ManualClock()
+    ledger = CommandLedger(size=2, age=600, refusals=3, clock=clock)
+    for i in range(5):
+        ledger.begin(f'ran{i}')
+        ledger.finish(f'ran{i}', f'answer{i}')
+    for i in range(2100):
+        ledger.begin(f'refused{i}')
+        ledger.finish(f'refused{i}', 'unknown action', ran=False)
+    clock.now += 599  # within the age: all five kept, past the count of two
+    assert [ledger.begin(f'ran{i}') for i in range(5)] == [
+        (False, f'answer{i}') for i in range(5)]
+    assert ledger.begin('refused2099') == (False, 'unknown action')
+    assert ledger.begin('refused2096') == (True, None)  # refusals: only the last three
+    clock.now += 2
+    ledger.begin('ran5')
+    ledger.finish('ran5', 'answer5')  # the old ones past the count of two go now
+    assert [ledger.begin(f'ran{i}')[0] for i in range(6)] == [True] * 4 + [False] * 2
+
+
+def test_memory_under_a_flood_of_executed_commands_is_what_the_age_allows():
+    clock = ManualClock()
+    ledger = CommandLedger(size=100, age=600, clock=clock)
+    for i in range(3000):  # one a second for 3,000 s
+        ledger.begin(f'c{i}')
+        ledger.finish(f'c{i}', 'answer')
+        clock.now += 1
+    kept = [i for i in range(3000) if not ledger.begin(f'c{i}')[0]]
+    assert kept == list(range(3000 - 600, 3000))  # those of the last 600 s, no more
+
+
+def test_with_the_outbox_file_a_command_runs_once_its_id_is_stored_as_started(tmp_path):
+    path = tmp_path / 'outbox.sqlite'
+    crashed = Spool(str(path))  # an earlier run, killed while 'crashed' ran
+    crashed.load()
+    crashed.started('crashed', lambda: None)
+    crashed.close()  # its started row stays: the answer never came
+    spool, stored, runs = Spool(str(path)), [], []
+
+    async def scenario(dispatcher, gate):
+        async def move(cmd):
+            runs.append(cmd.command_id)
+            with sqlite3.connect(f'file:{path}?mode=ro', uri=True) as db:
+                stored.append(db.execute('SELECT frame FROM answered WHERE command_id = ?',
+                                         (cmd.command_id,)).fetchall())
+            return True, {'message': 'moved'}
+        dispatcher.handlers['move'] = move
+        assert dispatcher.recover(spool, spool.load()[1]) == 1
+        for command_id in ('crashed', 'fresh', 'crashed'):
+            dispatcher.on_command(command('move', command_id))
+        for _ in range(500):  # until 'fresh' is answered, 5 s at most
+            if not dispatcher.ledger.running:
+                break
+            await asyncio.sleep(0.01)
+    answers = run(scenario)
+    spool.close()
+    assert runs == ['fresh'] and stored == [[('',)]]  # committed before the handler ran
+    interrupted = [a for a in answers if a['command_id'] == 'crashed']
+    assert len(interrupted) == 2 and interrupted[0] == interrupted[1]
+    assert interrupted[0]['success'] is False
+    assert interrupted[0]['data'] == {'message': 'interrupted by a restart; outcome unknown'}
+    assert [(cid, ran) for cid, frame, ran in Spool(str(path)).load()[1]] == [
+        ('crashed', True), ('fresh', True)]

@@ -715,17 +715,23 @@ def test_http_heartbeat_that_raises_answers_500(hub):
     run(hub, scenario)
 
 
-def test_dashboards_get_log_message_and_each_command_response(hub):
+def test_the_feed_broadcasts_what_the_reader_handled_in_its_order_and_nothing_else(hub):
     """
-    A log_entry is broadcast as log_message; every command_response, repeats included.
+    /ws/dashboard carries exactly the real hub's broadcasts, in the reader's order.
 
-    Mirrors ConnectionManager.handle_agent_message (log_message data: the entry with
-    robot_id and source "robot"; command_response with agent_id, never deduplicated).
+    Mirrors ConnectionManager.handle_agent_message (robot_status: broadcast_robot_update with
+    the data as sent and `timestamp` from it; log_entry: log_message, the entry with robot_id
+    and source "robot"; command_response with agent_id, never deduplicated; heartbeat:
+    nothing awaited) and RobotManager.update_robot_status (a create_task robot_update of the
+    data, without timestamp, for each record update: the heartbeat's mapped keys, a known
+    robot's robot_status). No snapshot on connect, nothing else.
     """
     async def scenario(client: Client) -> None:
-        dashboard = await client.session.ws_connect(f'{hub.url}/ws/dashboard')
-        assert (await dashboard.receive_json(timeout=5))['type'] == 'robots'
+        feed = await client.session.ws_connect(f'{hub.url}/ws/dashboard')
+        await until(lambda: hub.hub.feeds, 'the feed client')
         agent = await client.agent('bot-dash')
+        await agent.send('heartbeat', {'cpu_percent': 5.0, 'rtt_ms': 1.0})
+        await agent.send('robot_status', {'bridge_seq': 7, 'is_docked': True})
         await agent.send('log_entry', {'level': 'ERROR', 'message': 'bumper', 'source': 'x'})
         answer = {'type': 'command_response', 'command_id': 'c-1', 'success': True,
                   'data': {'message': 'pong'}}
@@ -733,13 +739,57 @@ def test_dashboards_get_log_message_and_each_command_response(hub):
         await agent.send_raw(json.dumps(answer))
         seen = []
         while len([m for m in seen if m['type'] == 'command_response']) < 2:
-            seen.append(await dashboard.receive_json(timeout=5))
-        logs = [m['data'] for m in seen if m['type'] == 'log_message']
-        assert logs == [{'level': 'ERROR', 'message': 'bumper', 'source': 'robot',
-                         'robot_id': 'bot-dash'}]
-        responses = [m for m in seen if m['type'] == 'command_response']
-        assert responses == [{**answer, 'agent_id': 'bot-dash'}] * 2
-        await dashboard.close()
+            seen.append(await feed.receive_json(timeout=5))
+        with pytest.raises(asyncio.TimeoutError):
+            extra = await feed.receive_json(timeout=QUIET)
+            pytest.fail(f'the feed sent {extra!r}')
+        status = {'bridge_seq': 7, 'is_docked': True}
+
+        def canonical(messages: list) -> list:
+            return sorted(json.dumps(m, sort_keys=True) for m in messages)
+        assert canonical(seen) == canonical([
+            {'type': 'robot_update', 'robot_id': 'bot-dash', 'data': {'cpu_usage': 5.0}},
+            {'type': 'robot_update', 'robot_id': 'bot-dash', 'data': status},
+            {'type': 'robot_update', 'robot_id': 'bot-dash', 'data': status, 'timestamp': None},
+            {'type': 'log_message', 'data': {'level': 'ERROR', 'message': 'bumper',
+                                             'source': 'robot', 'robot_id': 'bot-dash'}},
+            {**answer, 'agent_id': 'bot-dash'}, {**answer, 'agent_id': 'bot-dash'},
+        ])
+        awaited = [m for m in seen if m['type'] != 'robot_update' or 'timestamp' in m]
+        assert [m['type'] for m in awaited] == ['robot_update', 'log_message',
+                                                'command_response', 'command_response']
+        await feed.close()
+    run(hub, scenario)
+
+
+def test_a_dead_readers_socket_reads_33_more_frames_and_pongs_then_reads_nothing(hub):
+    """
+    After the reader died, the socket reads (and pongs) 33 frames nobody handles, then stops.
+
+    Mirrors main.websocket_agent's `except Exception` (log, forget the socket, return) under
+    uvicorn 0.24 with websockets 12: the handler's return does not close the socket, and the
+    library reads on into its queue of 32 (plus 1 in hand), answering pings, until it is full.
+    """
+    async def scenario(client: Client) -> None:
+        assert (await client.register('bot-z33'))[0] == 200
+        ws = await client.session.ws_connect(f'{hub.url}/ws/agent/bot-z33', autoping=False)
+        agent = AgentSocket(client, 'bot-z33', ws)
+        await until(lambda: hub.events('connect', agent_id='bot-z33'), 'the connect')
+        await agent.send('heartbeat', {**NINE, 'battery_level': None}, expect='zombie')
+        for number in range(33):
+            await agent.send('robot_status', {'n': number}, expect='unread')
+            if number < 32:  # the 33rd fills the queue: nothing is read after it
+                await ws.ping(str(number).encode())
+                pong = await ws.receive(timeout=5)
+                assert (pong.type, pong.data) == (aiohttp.WSMsgType.PONG, str(number).encode())
+        await until(lambda: hub.events('stopped_reading', agent_id='bot-z33'), 'the stop')
+        await ws.send_str(json.dumps({'type': 'robot_status', 'data': {}}))
+        await ws.ping(b'late')
+        with pytest.raises(asyncio.TimeoutError):
+            msg = await ws.receive(timeout=QUIET)
+            pytest.fail(f'the hub answered {msg!r}')
+        assert len(hub.events('unread', agent_id='bot-z33')) == 33
+        assert not hub.events('message', agent_id='bot-z33', type='robot_status')
     run(hub, scenario)
 
 

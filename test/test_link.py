@@ -1,5 +1,6 @@
 """The hub link, end to end: the real bridge process against the real local hub."""
 
+import random
 import signal
 import time
 
@@ -209,3 +210,61 @@ def test_sigterm_while_registration_hangs_still_exits_zero_quickly(hub, start_br
         assert 'Traceback' not in bridge.output() and 'did not close' not in bridge.output()
     finally:
         proxy.close()
+
+
+def test_back_within_a_second_of_each_of_ten_hub_restarts_in_a_row(hub, start_bridge):
+    """
+    Ten restarts close together, with the ordinary backoff settings: back within a second.
+
+    Each time the hub closes its sockets cleanly (1001), is down 1-2 s and accepts again; the
+    bridge is back within a second of it accepting (it was 4-26 s, the backoff growing from
+    restart to restart).
+    """
+    bridge = start_bridge({'hub_url': hub.url, 'agent_id': 'bot-back',
+                           'reconnect_initial_delay': 0.5, 'reconnect_max_delay': 30.0,
+                           'reconnect_reset_after': 10.0})
+    hub.wait_connected('bot-back')
+    down = random.Random(7)
+    back = []
+    for restart in range(10):
+        hub.stop()
+        time.sleep(down.uniform(1.0, 2.0))
+        hub.start()
+        accepting = hub.events('hub_started')[-1]['t']
+        connect = hub.wait_connected('bot-back', count=restart + 2, timeout=30)
+        back.append(connect['t'] - accepting)
+        time.sleep(1.0)  # the link lives a second: less than reconnect_reset_after
+    print(f'\nback after 10 restarts: {", ".join(f"{b:.2f}" for b in back)} s after the hub '
+          f'accepted again')
+    # Under this machine's load a registration can take a moment: most within a second,
+    # none near the 4-26 s of the ordinary backoff.
+    assert sorted(back)[len(back) // 2] < 1.0 and max(back) < 2.0, back
+    assert bridge.alive()
+
+
+def test_a_link_older_than_max_link_age_is_redialled_cleanly_once_nothing_runs(
+        hub, start_bridge):
+    """
+    An old link is closed (1000) and dialled again, but not while a command runs.
+
+    The answer of the running command goes out on the old link first. 3 s here; a day by
+    default.
+    """
+    from test_fault import NS, TargetProcess
+    target = TargetProcess(f'{NS}/aged', delay=4.0)
+    try:
+        bridge = start_bridge({
+            'hub_url': hub.url, 'agent_id': 'bot-aged', 'max_link_age': 3.0,
+            'commands': ['work'], 'work.service': f'{NS}/aged',
+            'work.type': 'std_srvs/srv/Trigger'})
+        first = hub.wait_connected('bot-aged')
+        hub.send_command('bot-aged', {'command_id': 'aged-1', 'action': 'work'})
+        second = hub.wait_connected('bot-aged', count=2, timeout=20)
+        answered = hub.events('message', agent_id='bot-aged', type='command_response')[0]
+        closed = hub.events('disconnect', agent_id='bot-aged')[0]
+        assert answered['t'] < closed['t'] < second['t']  # after the command, not during it
+        assert closed['close_code'] == 1000
+        assert 2.7 <= second['t'] - first['t'] < 10.0
+        assert 'max_link_age' in bridge.output()
+    finally:
+        target.kill()

@@ -366,3 +366,48 @@ def test_stop_comes_before_a_fatal_verdict():
     link.stop()
     link.failed(OSError('gone for good'))
     assert link.closed(0.0) == Step(Action.STOP)
+
+
+def restarting_link(rand: float = 0.0) -> Link:
+    """Return a connected link whose hub has just closed its socket to restart (code 1012)."""
+    link = Link(Backoff(0.5, 30.0, 10.0, rand=lambda: rand))
+    link.attempt()
+    link.registered()
+    link.connected()
+    link.hub_closed(1012, 'service restart', now=100.0)
+    return link
+
+
+def test_a_hub_that_closed_to_restart_is_dialled_on_the_restart_schedule():
+    link = restarting_link()
+    delays = [link.closed(5.0, now=100.0).delay]
+    for second in range(1, 8):  # each attempt refused while the hub is down
+        link.attempt()
+        link.failed(ConnectionRefusedError('refused'))
+        delays.append(link.closed(0.0, now=100.0 + second).delay)
+    assert delays == [0.1, 0.2, 0.4, 0.8, 0.8, 0.8, 0.8, 0.8]
+
+
+def test_the_restart_schedule_has_jitter_of_up_to_half_a_step():
+    assert restarting_link(rand=0.999).closed(5.0, now=100.0).delay == pytest.approx(0.05, 0.01)
+
+
+def test_a_hub_down_past_the_restart_window_gets_the_ordinary_backoff():
+    link = restarting_link()
+    link.closed(5.0, now=100.0)
+    delays = []
+    for second in (31.0, 32.0, 33.0, 34.0):
+        link.attempt()
+        link.failed(ConnectionRefusedError('refused'))
+        delays.append(link.closed(0.0, now=100.0 + second).delay)
+    assert delays == [0.5, 1.0, 2.0, 4.0]
+
+
+@pytest.mark.parametrize('code', [1000, 1006, 1011, None])
+def test_only_a_restart_close_starts_the_restart_schedule(code):
+    link = Link(Backoff(0.5, 30.0, 10.0, rand=lambda: 0.0))
+    link.attempt()
+    link.registered()
+    link.connected()
+    link.hub_closed(code, '', now=100.0)
+    assert link.closed(0.0, now=100.0).delay == 0.5

@@ -2,12 +2,14 @@
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 
 from artbot_bridge.core.outbox import Outbox
 from artbot_bridge.core.spool import Spool
+from harness import ManualClock
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -46,7 +48,7 @@ def test_round_trip_across_close_and_reopen(tmp_path):
     spool, (pending, answered) = opened(path)
     assert pending == [(ids[0], 'responses', 'r0'), (ids[2], 'responses', 'r2'),
                        (ids[3], 'logs', 'l0')]
-    assert answered == [('cmd-1', 'answer-1')]
+    assert answered == [('cmd-1', 'answer-1', True)]
     assert spool.add('logs', 'l1') > ids[3]
     spool.remove(ids[0])
     spool.close()
@@ -81,18 +83,77 @@ def test_bounds_per_queue_keep_the_newest(tmp_path):
 
 
 def test_answered_bounded_newest_kept_and_upserted(tmp_path):
-    path = tmp_path / 'spool.db'
-    spool, _ = opened(path, max_answered=3)
+    path, clock = tmp_path / 'spool.db', ManualClock()
+    spool, _ = opened(path, max_answered=3, max_age=600, clock=clock)
     for name in 'abcde':
         spool.remember(name, f'{name}1')
+    clock.now += 601  # past the age: the count alone keeps them
     assert spool.flush()
     spool.remember('c', 'c2')
     spool.close()
-    assert reloaded(path)[1] == [('d', 'd1'), ('e', 'e1'), ('c', 'c2')]
-    spool, _ = opened(path, max_answered=3)
+    executed = [(cid, frame) for cid, frame, ran in reloaded(path)[1] if ran]
+    assert executed == [('d', 'd1'), ('e', 'e1'), ('c', 'c2')]
+    spool, _ = opened(path, max_answered=3, max_age=600, clock=clock)
+    clock.now += 601
     spool.remember('f', 'f1')
     spool.close()
-    assert reloaded(path)[1] == [('e', 'e1'), ('c', 'c2'), ('f', 'f1')]
+    assert reloaded(path)[1] == [('e', 'e1', True), ('c', 'c2', True), ('f', 'f1', True)]
+
+
+def test_executed_ids_are_kept_by_age_and_refusals_never_push_them_out(tmp_path):
+    path, clock = tmp_path / 'spool.db', ManualClock()
+    spool, _ = opened(path, max_answered=2, max_refused=3, max_age=600, clock=clock)
+    for i in range(5):
+        spool.remember(f'ran{i}', f'answer{i}')
+    for i in range(2100):
+        spool.remember(f'refused{i}', 'unknown action', ran=False)
+    clock.now += 599
+    assert spool.flush()
+    remembered = opened(path)[1][1]
+    assert [cid for cid, _, ran in remembered if ran] == [f'ran{i}' for i in range(5)]
+    refused = [cid for cid, _, ran in remembered if not ran]
+    assert refused == ['refused2097', 'refused2098', 'refused2099']
+    clock.now += 2  # older than the age now: only the count keeps them
+    spool.remember('ran5', 'answer5')
+    spool.close()
+    assert [cid for cid, _, ran in reloaded(path)[1] if ran] == ['ran4', 'ran5']
+
+
+def test_a_started_row_is_committed_before_done_is_called_and_never_trimmed(tmp_path):
+    path, clock = tmp_path / 'spool.db', ManualClock()
+    spool, _ = opened(path, max_answered=1, max_age=0, clock=clock)
+    seen = []
+
+    def done():
+        with sqlite3.connect(f'file:{path}?mode=ro', uri=True) as db:
+            seen.append(db.execute('SELECT command_id, frame FROM answered').fetchall())
+    spool.started('long', done)
+    assert spool.flush() and seen == [[('long', '')]]  # committed, read by another connection
+    for name in 'abc':
+        clock.now += 1
+        spool.remember(name, f'{name}1')
+    assert spool.flush()
+    assert opened(path)[1][1] == [('long', None, True), ('c', 'c1', True)]
+    clock.now += 1
+    spool.remember('long', 'long answered')  # the answer replaces the started row
+    spool.close()
+    assert reloaded(path)[1] == [('long', 'long answered', True)]
+    spool.started('after close', lambda: seen.append('at once'))
+    assert seen[-1] == 'at once'
+
+
+def test_a_version_1_file_is_upgraded_and_its_ids_count_as_executed(tmp_path):
+    path = tmp_path / 'spool.db'
+    with sqlite3.connect(path) as db:
+        db.execute('CREATE TABLE answered('
+                   'command_id TEXT PRIMARY KEY, frame TEXT NOT NULL, seq INTEGER NOT NULL)')
+        db.execute("INSERT INTO answered VALUES ('old', 'old answer', 7)")
+        db.execute('PRAGMA user_version=1')
+    spool, (_, remembered) = opened(path)
+    assert remembered == [('old', 'old answer', True)]
+    spool.started('new', lambda: None)
+    spool.close()
+    assert reloaded(path)[1] == [('old', 'old answer', True), ('new', None, True)]
 
 
 def test_flush_and_close(tmp_path):
@@ -192,4 +253,4 @@ def test_a_write_that_cannot_be_stored_costs_only_itself_and_the_writer_lives_on
     spool.close()
     pending, answered = opened(path)[1]
     assert [frame for _, _, frame in pending] == ['before', 'beside', 'after']
-    assert answered == [('c1', 'answer')]
+    assert answered == [('c1', 'answer', True)]

@@ -29,6 +29,17 @@ BAD = [
     ({'ping_timeout': 99999.0}, {}, "'ping_timeout': Input should be less than or equal to"),
     ({'max_queued_logs': 1.5}, {}, "'max_queued_logs'"),
     ({'status_sources': []}, {}, "'status_sources': no value, or an empty list"),
+    ({'hub_url': 'http://127.0.0.1:9/a hub'}, {}, "'hub_url': a space or a control character"),
+    ({'hub_url': 'http://127.0.0.1:9/a\nhub'}, {}, "'hub_url': a space or a control"),
+    ({'hub_url': 'http://127.0.0.1:9/a\x1bhub'}, {}, "'hub_url': a space or a control"),
+    ({'hub_url': 'http://127.0.0.1:9/caf\u00e9'}, {}, "'hub_url': a character that is not"),
+    ({'hub_url': f"http://{'a' * 64}.example:8000"}, {}, "'hub_url': a host name label of 64"),
+    ({'hub_url': f"http://{'.'.join(['a' * 60] * 5)}:8000"}, {}, "'hub_url': a host name of 304"),
+    ({'hub_url': 'http://hub..example:8000'}, {}, "'hub_url': an empty host name label"),
+    ({'ping_interval': True}, {}, "'ping_interval': expected a number, not a boolean"),
+    ({'max_queued_logs': False}, {}, "'max_queued_logs': expected a number, not"),
+    ({'commands': ['dock'], 'dock.service': '/dock', 'dock.type': 'std_srvs/srv/Trigger',
+      'dock.timeout': True}, {}, "'dock.timeout': expected a number, not a"),
 ]
 
 

@@ -106,7 +106,7 @@ def test_stream_frames_go_last_and_are_dropped_first():
     outbox.put_latest('heartbeat', 'h1')
     outbox.put(RESPONSES, 'r2r2r2')  # over the byte budget: stream frames go first
     assert outbox.dropped == {RESPONSES: 0, LOGS: 0, STREAM: 2}
-    assert [outbox.pop()[0] for _ in range(5)] == ['r1', 'r2r2r2', 'h1', 'l1', 's3']
+    assert [outbox.pop()[0] for _ in range(5)] == ['h1', 'r1', 'r2r2r2', 'l1', 's3']
     assert outbox.pop() is None
 
 

@@ -6,12 +6,20 @@ The dispatcher runs on the hub link's event loop. It checks a command against th
 running, runs the handler as a task, and turns every outcome (result, refusal, timeout,
 exception) into one response. The ledger answers repeats without running anything twice,
 and is the one record of what runs.
+
+With a journal (the outbox file), a command runs only once its id is stored as started, so a
+command that a crash interrupted is never run again: after the restart, its id is answered
+`success: false`, "interrupted by a restart; outcome unknown". The wait for the commit happens
+off the loop: the journal's writer thread settles a future the command's task awaits.
 """
 
 import asyncio
-from typing import Any, Awaitable, Callable, Collection, Dict, Optional, Set, Tuple, Union
+import time
+from typing import Any, Awaitable, Callable, Collection, Dict, Iterable, Optional, Protocol
+from typing import Set, Tuple, Union
 
-from .ledger import CommandLedger, SIZE
+from .ledger import AGE, CommandLedger, SIZE
+from .loop_thread import settle_from_thread
 from .protocol import Command, command_response, ProtocolError
 from .ratelimit import RateLimiter
 
@@ -21,6 +29,17 @@ Handler = Callable[[Command], Awaitable[Outcome]]
 KEEP_WHOLE_BYTES = 4096
 # Characters of the message kept in the note that replaces an answer over the size limit.
 NOTE_CHARS = 200
+INTERRUPTED = 'interrupted by a restart; outcome unknown'
+
+
+class Journal(Protocol):
+    """Where command ids outlive the process: the outbox file (`spool.Spool`)."""
+
+    def started(self, command_id: str, done: Callable[[], None]) -> None:
+        """Store the id as started; call `done()` from any thread once it is stored."""
+
+    def remember(self, command_id: str, frame: str, ran: bool = True) -> None:
+        """Store the answer (`ran`: the handler was started; False for a refusal)."""
 
 
 class CommandError(Exception):
@@ -37,23 +56,45 @@ class Dispatcher:
     def __init__(self, agent_id: str, handlers: Dict[str, Handler],
                  send: Callable[[str], None], logger: Any, *,
                  exclusive: Collection[str] = (), system: Collection[str] = (),
-                 ledger_size: int = SIZE, per_minute: int = 600, max_running: int = 32,
-                 max_bytes: int = 1024 * 1024) -> None:
+                 ledger_size: int = SIZE, memory_age: float = AGE, per_minute: int = 600,
+                 max_running: int = 32, max_bytes: int = 1024 * 1024,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.agent_id = agent_id
         self.handlers = handlers
-        self.ledger = CommandLedger(ledger_size)
+        self.ledger = CommandLedger(ledger_size, age=memory_age, clock=clock)
         self.received = 0
         self._send = send
         self._log = logger
+        self._journal: Optional[Journal] = None
         self._exclusive = set(exclusive)
         self._system = set(system)
-        self._rate = RateLimiter(per_minute / 60.0, per_minute)
+        self._rate = RateLimiter(per_minute / 60.0, per_minute, clock)
         self._max_running = max_running
         self._max_bytes = max_bytes
         self._tasks: Set[asyncio.Future] = set()
         self.on_received: Optional[Callable[[Union[Command, ProtocolError]], None]] = None
-        self.on_answered: Optional[Callable[[str, str], None]] = None  # (id, repeat frame)
         self.after_answer: Optional[Callable[[str], None]] = None  # (action), once answered
+
+    def recover(self, journal: Journal,
+                remembered: Iterable[Tuple[str, Optional[str], bool]]) -> int:
+        """
+        Keep ids in `journal` from now on, and load what it kept from an earlier run.
+
+        `remembered` is (id, frame, ran), oldest first; a None frame is a command that started
+        and was never answered: it is remembered as answered `success: false`, INTERRUPTED,
+        in the journal too. Return how many were interrupted.
+        """
+        self._journal = journal
+        rows, interrupted = [], 0
+        for command_id, frame, ran in remembered:
+            if frame is None:
+                frame = command_response(self.agent_id, command_id, False,
+                                         {'message': INTERRUPTED})
+                journal.remember(command_id, frame)
+                interrupted += 1
+            rows.append((command_id, frame, ran))
+        self.ledger.preload(rows)
+        return interrupted
 
     @property
     def allowed(self) -> Tuple[str, ...]:
@@ -72,12 +113,12 @@ class Dispatcher:
                 self._send(frame)  # a repeat of an answered command: the same answer again
             return
         if isinstance(item, ProtocolError):
-            self._answer(command_id, False, {'message': item.reason})
+            self._answer(command_id, False, {'message': item.reason}, ran=False)
             return
         refusal = self._refusal(item)
         if refusal:
             self._answer(command_id, False, {'message': refusal, 'allowed': list(self.allowed)},
-                         item.action)
+                         item.action, ran=False)
             return
         self.ledger.start(command_id, item.action)
         task = asyncio.ensure_future(self._run(item))
@@ -102,8 +143,16 @@ class Dispatcher:
                     f'other commands')
         return ''
 
+    async def _stored(self, command_id: str) -> None:
+        """Return once the journal holds the id as started (at once without a journal)."""
+        if self._journal is not None:
+            stored = asyncio.get_running_loop().create_future()
+            self._journal.started(command_id, lambda: settle_from_thread(stored))
+            await stored
+
     async def _run(self, command: Command) -> None:
         try:
+            await self._stored(command.command_id)
             success, data = await self.handlers[command.action](command)
         except CommandError as err:
             success, data = False, {'message': str(err), **err.data}
@@ -116,7 +165,7 @@ class Dispatcher:
         self._answer(command.command_id, success, data, command.action)
 
     def _answer(self, command_id: str, success: bool, data: Dict[str, Any],
-                action: str = '') -> None:
+                action: str = '', ran: bool = True) -> None:
         frame = command_response(self.agent_id, command_id, success, data)
         if len(frame) > self._max_bytes:
             first = str(data.get('message', ''))[:NOTE_CHARS]
@@ -129,10 +178,10 @@ class Dispatcher:
             stub = command_response(self.agent_id, command_id, success, {
                 'message': 'answered before; that answer was too large to keep for repeats',
                 'repeat': True})
-        for _ in range(self.ledger.finish(command_id, frame, stub)):
+        for _ in range(self.ledger.finish(command_id, frame, stub, ran)):
             self._send(frame)
-        if self.on_answered is not None:
-            self.on_answered(command_id, stub or frame)
+        if self._journal is not None:
+            self._journal.remember(command_id, stub or frame, ran)
         if self.after_answer is not None and action:
             self.after_answer(action)
 

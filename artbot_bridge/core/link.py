@@ -10,12 +10,16 @@ Nothing here imports asyncio, a socket or a clock: every transition is a fast un
 
 from dataclasses import asdict, dataclass
 from enum import Enum
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Sequence
 
-from .backoff import Backoff
+from .backoff import Backoff, RESTART_WINDOW
+from .errors import brief, clip
 
 # HTTP answers that will not change until someone fixes the token: retried at the maximum.
 REFUSING_STATUSES = (401, 403)
+# Close codes of a hub that is going down on purpose and will be back: going away (1001),
+# service restart (1012, uvicorn's on shutdown), try again later (1013).
+RESTART_CODES = (1001, 1012, 1013)
 
 
 class LinkState(str, Enum):
@@ -87,6 +91,8 @@ class LinkStats:
     received: int = 0
     bad_frames: int = 0
     resent: int = 0
+    dead_readers: int = 0  # links dropped because the hub's reader stopped echoing
+    stalls: int = 0  # links cut because nothing left the send buffer
     telemetry: bool = True
     connected_since: Optional[float] = None
 
@@ -96,11 +102,17 @@ class LinkStats:
 
 
 def rejected_status(err: BaseException) -> Optional[int]:
-    """Return the HTTP status of a refused registration or handshake, if there was one."""
+    """
+    Return the HTTP status of a refused registration or handshake, if there was one.
+
+    An error raised from another (a feed that did not open) gives the status of its cause.
+    """
     if isinstance(err, RegistrationError):
         return err.status
     response = getattr(err, 'response', None)  # websockets' InvalidStatus
-    return getattr(response, 'status_code', None) or getattr(err, 'status_code', None)
+    status = getattr(response, 'status_code', None) or getattr(err, 'status_code', None)
+    cause = err.__cause__
+    return status if status is not None or cause is None else rejected_status(cause)
 
 
 def classify(err: BaseException) -> Verdict:
@@ -116,9 +128,17 @@ def classify(err: BaseException) -> Verdict:
     return Verdict.RETRY_AT_MAX if rejected_status(err) in REFUSING_STATUSES else Verdict.RETRY
 
 
-def describe(err: BaseException) -> str:
-    """Return `err` as `last_error` shows it: a RegistrationError's own words, else typed."""
-    return str(err) if isinstance(err, RegistrationError) else f'{type(err).__name__}: {err}'
+def describe(err: BaseException, secrets: Sequence[str] = ()) -> str:
+    """
+    Return `err` as `last_error` shows it: a RegistrationError's own words, else typed.
+
+    One line, never a whole page: a refused handshake adds only the gist of its body, and
+    `secrets` (and whatever looks like a credential) show as ***.
+    """
+    text = str(err) if isinstance(err, RegistrationError) else f'{type(err).__name__}: {err}'
+    body = getattr(getattr(err, 'response', None), 'body', None)  # websockets' InvalidStatus
+    gist = brief(bytes(body), secrets) if isinstance(body, (bytes, bytearray)) else ''
+    return clip(f'{text}: {gist}' if gist else text, secrets=secrets)
 
 
 class Link:
@@ -130,13 +150,17 @@ class Link:
     """
 
     def __init__(self, backoff: Backoff, stats: Optional[LinkStats] = None,
-                 classify: Callable[[BaseException], Verdict] = classify) -> None:
+                 classify: Callable[[BaseException], Verdict] = classify,
+                 secrets: Sequence[str] = ()) -> None:
         self.backoff = backoff
         self.stats = stats if stats is not None else LinkStats()
         self.stopping = False
         self.redial_now = False  # the link was dropped on request: dial again at once
         self.refusal_logged = ''  # the refusal last logged: each distinct one is logged once
         self._classify = classify
+        self._secrets = tuple(secrets)  # never shown in last_error
+        self._restart_since: Optional[float] = None  # the hub closed to restart, at this time
+        self._restart_dials = 0  # attempts since then
         self._verdict = Verdict.RETRY  # of the attempt under way
 
     @property
@@ -155,30 +179,42 @@ class Link:
         self.stats.state = LinkState.CONNECTING
 
     def connected(self) -> None:
-        """Count an open socket; a refusal after it is news again."""
+        """Count an open socket; a refusal after it is news again; a restart is over."""
+        self._restart_since = None
         self.refusal_logged = ''
         self.stats.connects += 1
         self.stats.reconnects = self.stats.connects - 1
         self.stats.state = LinkState.CONNECTED
 
-    def hub_closed(self, code: Optional[int], reason: str = '') -> None:
-        """Note a socket closed with `code` (None: none), the hub's doing unless it was asked."""
+    def hub_closed(self, code: Optional[int], reason: str = '', now: float = 0.0) -> None:
+        """
+        Note a socket closed with `code` (None: none), the hub's doing unless it was asked.
+
+        A clean close that says the hub is going down (RESTART_CODES) starts the restart
+        schedule (`closed`), at `now` (the caller's monotonic clock).
+        """
+        if code in RESTART_CODES and not self.stopping and not self.redial_now:
+            self._restart_since, self._restart_dials = now, 0
+            self.backoff.reset()
         if code is not None and not self.stopping and not self.redial_now:
-            self.stats.last_error = f'closed by hub: code {code} {reason}'.strip()
+            self.stats.last_error = clip(f'closed by hub: code {code} {reason}'.strip(),
+                                         secrets=self._secrets)
 
     def failed(self, err: BaseException) -> Verdict:
         """Note the error that ended the attempt, and return its verdict."""
-        self.stats.last_error = describe(err)
+        self.stats.last_error = describe(err, self._secrets)
         self._verdict = self._classify(err)
         return self._verdict
 
-    def closed(self, lived: float) -> Step:
+    def closed(self, lived: float, now: float = 0.0) -> Step:
         """
         Decide what follows an attempt whose connection lived `lived` seconds (0: none).
 
         Stop comes first, then a fatal error; a redial that was asked for dials again at once
         and is no failure; otherwise the attempt's verdict (RETRY without an error) picks the
-        backoff delay or the maximum one, and whether the wait is logged.
+        backoff delay or the maximum one, and whether the wait is logged. Within
+        RESTART_WINDOW seconds of a hub's clean close, a RETRY takes the restart schedule
+        (`Backoff.restarting`) instead: the hub is back within a second of accepting again.
         """
         verdict, self._verdict = self._verdict, Verdict.RETRY
         if self.stopping or verdict is Verdict.FATAL:
@@ -193,7 +229,14 @@ class Link:
             log = self.refusal_logged != self.stats.last_error
             self.refusal_logged = self.stats.last_error
             return Step(Action.REFUSED, delay, log)
-        delay = self.backoff.next_delay(lived)
+        restarting = self._restart_since is not None \
+            and now - self._restart_since < RESTART_WINDOW
+        if restarting:
+            delay = self.backoff.restarting(self._restart_dials)
+            self._restart_dials += 1
+        else:
+            self._restart_since = None
+            delay = self.backoff.next_delay(lived)
         self.stats.state = LinkState.WAITING
         return Step(Action.RETRY, delay, True)
 

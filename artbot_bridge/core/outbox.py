@@ -1,9 +1,9 @@
 """
 Delivery policy for outbound frames.
 
-Heartbeat and robot_status keep only their latest frame (an old one is worth nothing).
-Command responses wait in a bounded FIFO and go out first, in order; log lines wait in their
-own, smaller FIFO and go after the telemetry, and stream frames go last, so neither a flood of
+Heartbeat and robot_status keep only their latest frame (an old one is worth nothing), and go
+out first. Command responses wait in a bounded FIFO and go out next, in order; log lines wait
+in their own, smaller FIFO and go after them, and stream frames go last, so neither a flood of
 logs nor a fast stream can push out a command result. Past a queue's length bound its oldest
 frame is dropped and counted; past the byte budget of the queues together, the oldest stream
 frames go first, then log lines, then responses. A stream frame also carries when its message
@@ -11,9 +11,11 @@ arrived: one that would reach the hub older than `max_age` (its age plus the hub
 backlog, `lag`) is worth less than the next, and is dropped (`stale`) rather than sent, so the
 freshest data never waits behind stale frames; stream frames go only while `stream_open()`.
 The other drops are for a link that is down: while it is up, the hub link waits for `room()`
-before it reads the next command, so a flood of commands slows the hub down (TCP carries the
-pressure) instead of losing answers. The outbox belongs to the hub link's event loop: other
-threads reach it through `LoopThread.call_soon`.
+before it reads the next command, counting what is on its way (the answers of running commands
+at their largest, the frames sent and not proven yet), so a flood of commands slows the hub
+down (TCP carries the pressure) instead of losing answers. The sender takes durable frames
+only while its window of unproven frames has room (`get(durable)`). The outbox belongs to the
+hub link's event loop: other threads reach it through `LoopThread.call_soon`.
 """
 
 import asyncio
@@ -40,6 +42,7 @@ class Outbox:
         self.stream_open: Callable[[], bool] = lambda: True  # may a stream frame go now
         self._max_bytes = max_bytes
         self.queued_bytes = 0
+        self._sizes = {RESPONSES: 0, LOGS: 0, STREAM: 0}  # bytes queued on each
         self._queues: Dict[str, Deque[Item]] = {
             RESPONSES: deque(), LOGS: deque(), STREAM: deque()}
         self._bounds = {RESPONSES: max_responses, LOGS: max_logs, STREAM: max_stream}
@@ -79,23 +82,46 @@ class Outbox:
         if len(frames) >= self._bounds[queue]:
             self._drop(queue)
         frames.append((frame, born if queue == STREAM else row))
-        self.queued_bytes += len(frame)
+        self._add(queue, len(frame))
         for victim in (STREAM, LOGS, RESPONSES):
             while self.queued_bytes > self._max_bytes and len(self._queues[victim]) > (
                     1 if victim == queue else 0):
                 self._drop(victim)
         self._ready.set()
 
-    def has_room(self, queue: str, coming: int = 0) -> bool:
-        """Return whether `coming` more frames and one fit on `queue`, in half the byte budget."""
-        return len(self._queues[queue]) + coming < self._bounds[queue] \
-            and self.queued_bytes <= self._max_bytes // 2
+    def has_room(self, queue: str, coming: int = 0, coming_bytes: int = 0,
+                 each: int = 0) -> bool:
+        """
+        Return whether one more frame of up to `each` bytes fits on `queue`.
 
-    async def room(self, queue: str, coming: Callable[[], int] = lambda: 0) -> None:
-        """Wait until the sender has taken frames off the queues and `has_room` holds."""
-        while not self.has_room(queue, coming()):
+        `coming` frames of `coming_bytes` in all are on their way to it. When nothing is
+        queued or coming, one frame always fits, whatever its size.
+        """
+        count = len(self._queues[queue]) + coming
+        if not count:
+            return True
+        return count < self._bounds[queue] \
+            and self._sizes[queue] + coming_bytes + each <= self._max_bytes
+
+    async def room(self, queue: str,
+                   coming: Callable[[], Tuple[int, int]] = lambda: (0, 0),
+                   each: int = 0, skip: Callable[[], bool] = lambda: False) -> None:
+        """
+        Wait until `has_room` holds, with `coming()` as (frames, bytes) on their way.
+
+        `skip()` ends the wait whatever the room (checked again after each `freed`).
+        """
+        while not skip() and not self.has_room(queue, *coming(), each):
             self._room.clear()
             await self._room.wait()
+
+    def freed(self) -> None:
+        """Have `room` look again: frames on their way have gone (proven, or answered)."""
+        self._room.set()
+
+    def _add(self, queue: str, size: int) -> None:
+        self.queued_bytes += size
+        self._sizes[queue] += size
 
     def pending(self, queue: str) -> bool:
         """Return whether frames wait on `queue`."""
@@ -103,7 +129,7 @@ class Outbox:
 
     def _drop(self, queue: str) -> None:
         frame, row = self._queues[queue].popleft()
-        self.queued_bytes -= len(frame)
+        self._add(queue, -len(frame))
         self._room.set()
         self.dropped[queue] += 1
         if row is not None and queue != STREAM:
@@ -112,7 +138,7 @@ class Outbox:
     def requeue(self, queue: str, frame: str, row: Optional[float] = None) -> None:
         """Put back a frame whose send failed, at the front of its queue, with what pop gave."""
         self._queues[queue].appendleft((frame, row))
-        self.queued_bytes += len(frame)
+        self._add(queue, len(frame))
         self._ready.set()
 
     def preload(self, items: Iterable[Tuple[int, str, str]]) -> None:
@@ -124,18 +150,22 @@ class Outbox:
         """Forget latest-value frames (a new connection sends fresh ones)."""
         self._latest.clear()
 
-    def pop(self) -> Optional[Tuple[str, Optional[str], Optional[float]]]:
+    def pop(self, durable: bool = True) -> Optional[Tuple[str, Optional[str], Optional[float]]]:
         """
-        Return (frame, queue or None, tag): responses, telemetry, logs, then stream frames.
+        Return (frame, queue or None, tag): telemetry, responses, logs, then stream frames.
+
+        Heartbeat and robot_status go first: one each, small, and late they say the link
+        or the robot is dead when it is not.
 
         The tag is a durable frame's spool row, or when a stream frame's message arrived.
+        Without `durable`, responses and log lines stay queued.
         """
-        if self._queues[RESPONSES]:
-            return self._take(RESPONSES)
         for kind in ('heartbeat', 'robot_status'):
             if kind in self._latest:
                 return self._latest.pop(kind), None, None
-        if self._queues[LOGS]:
+        if durable and self._queues[RESPONSES]:
+            return self._take(RESPONSES)
+        if durable and self._queues[LOGS]:
             return self._take(LOGS)
         stream = self._queues[STREAM]
         while stream and self.stream_open():
@@ -146,7 +176,7 @@ class Outbox:
 
     def _take(self, queue: str) -> Tuple[str, str, Optional[float]]:
         frame, row = self._queues[queue].popleft()
-        self.queued_bytes -= len(frame)
+        self._add(queue, -len(frame))
         self._room.set()
         return frame, queue, row
 
@@ -154,10 +184,11 @@ class Outbox:
         """Have a waiting `get` look again (a stream window that had no room may have some)."""
         self._ready.set()
 
-    async def get(self) -> Tuple[str, Optional[str], Optional[float]]:
-        """Wait for and return the next frame."""
+    async def get(self, durable: Callable[[], bool] = lambda: True
+                  ) -> Tuple[str, Optional[str], Optional[float]]:
+        """Wait for and return the next frame (durable ones only while `durable()`)."""
         while True:
-            item = self.pop()
+            item = self.pop(durable())
             if item is not None:
                 return item
             self._ready.clear()

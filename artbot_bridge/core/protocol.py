@@ -36,6 +36,9 @@ STATUS_FLIPPING_ACTIONS = frozenset(('start', 'stop', 'restart', 'reboot'))
 HUB_LEVELS = {'debug': 'DEBUG', 'info': 'INFO', 'warn': 'WARNING', 'warning': 'WARNING',
               'error': 'ERROR', 'fatal': 'CRITICAL', 'critical': 'CRITICAL'}
 LOG_KEYS = ('level', 'message', 'timestamp', 'source')
+# The number the bridge puts first in each robot_status and log_entry it wants proven: the
+# hub's dashboard feed echoes the data, and so the number, once its reader handled the frame.
+SEQ_KEY = 'bridge_seq'
 
 
 class ProtocolError(ValueError):
@@ -192,10 +195,18 @@ _DATA_RULES: Dict[str, Callable[[Mapping[str, Any]], Mapping[str, Any]]] = {
 }
 
 
-def encode(kind: OutboundType, agent_id: str, data: Mapping[str, Any], **top: Any) -> str:
-    """Encode one outbound message (`top` adds top-level keys such as command_id)."""
+def encode(kind: OutboundType, agent_id: str, data: Mapping[str, Any], *,
+           seq: Optional[int] = None, **top: Any) -> str:
+    """
+    Encode one outbound message (`top` adds top-level keys such as command_id).
+
+    `seq` goes first in the data, as SEQ_KEY, where `feed.frame_key` finds it again.
+    """
+    body = _DATA_RULES[kind](data)
+    if seq is not None:
+        body = {SEQ_KEY: seq, **{key: value for key, value in body.items() if key != SEQ_KEY}}
     message = {'type': kind, 'agent_id': agent_id, 'timestamp': utc_timestamp(), **top,
-               'data': _DATA_RULES[kind](data)}
+               'data': body}
     try:
         return json.dumps(message, separators=(',', ':'), allow_nan=False, default=_plain)
     except ValueError:  # a NaN or an infinity deeper down: JSON has no word for it

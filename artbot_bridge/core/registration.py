@@ -14,6 +14,7 @@ import ssl
 from typing import Any, Callable, Dict, Optional
 from urllib.parse import urlsplit
 
+from .errors import brief, clip
 from .link import RegistrationError
 from .loop_thread import in_daemon_thread
 from .settings import Settings, SettingsError
@@ -69,6 +70,9 @@ class Registration:
             self._connection = HTTPConnection(parts.hostname, parts.port, timeout=timeout)
         self._path = parts.path or '/'
         self._headers = {'Content-Type': 'application/json', **headers}
+        # The token, never shown: an error page that echoes the request shows *** instead.
+        self._secrets = tuple(value.split()[-1] for name, value in headers.items()
+                              if name.lower() == 'authorization' and value.split())
 
     def post(self, body: Dict[str, Any]) -> Dict[str, Any]:
         """POST `body` and return the JSON answer; raise RegistrationError on any failure."""
@@ -78,20 +82,20 @@ class Registration:
             response = self._connection.getresponse()
             reply = response.read(MAX_REPLY + 1)
         except (OSError, HTTPException) as err:
-            raise RegistrationError(f'registration failed: {type(err).__name__}: {err}'
-                                    .rstrip(': ')) from None
+            raise RegistrationError(clip(f'registration failed: {type(err).__name__}: {err}'
+                                         .rstrip(': '), secrets=self._secrets)) from None
         finally:
             self._connection.close()
         status = response.status
         if 300 <= status < 400:
+            location = clip(response.getheader('Location', '?'), 200, self._secrets)
             raise RegistrationError(
-                f'registration answered HTTP {status}, a redirect to '
-                f"{response.getheader('Location', '?')!r}; redirects are not followed "
-                '(set hub_url to where the hub is)', status)
-        if status >= 400:
-            detail = reply[:200].decode('utf-8', 'replace')
-            raise RegistrationError(f'registration refused: HTTP {status} {detail}'.strip(),
-                                    status)
+                f'registration answered HTTP {status}, a redirect to {location!r}; redirects '
+                'are not followed (set hub_url to where the hub is)', status)
+        if status >= 400:  # one short line: nginx's whole 502 page, or an echoed token, is not
+            detail = brief(reply, self._secrets)
+            raise RegistrationError(f'registration refused: HTTP {status}: {detail}'
+                                    .rstrip(': '), status)
         if len(reply) > MAX_REPLY:
             raise RegistrationError(f'registration answer over {MAX_REPLY} bytes; not read')
         try:

@@ -3,12 +3,13 @@
 import os
 import re
 import socket
+import stat
 from typing import List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import SecretStr
-from pydantic import ValidationError
+from pydantic import ValidationError, ValidationInfo
 
 from . import builtins
 from .env import ENV_OVERRIDES, env_overrides, read_env_file  # noqa: F401 - re-exported
@@ -19,6 +20,53 @@ NOT_PARAMETERS = ('hub_token', 'status_sources', 'commands')
 
 _AGENT_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')
 _TOKEN = re.compile(r'^[\x21-\x7e]{1,4096}$')  # an HTTP header value: one line, no spaces
+MAX_TOKEN_FILE = 64 * 1024  # a token file holds one line: a larger one is refused, not read
+# RFC 3986's split of a URL: it always matches, so that any value can be shown redacted.
+_URL_PARTS = re.compile(r'^([^:/?#]*:)?(//[^/?#]*)?([^?#]*)(\?[^#]*)?(#.*)?$', re.DOTALL)
+_FILE_KINDS = ((stat.S_ISDIR, 'a directory'), (stat.S_ISFIFO, 'a FIFO'),
+               (stat.S_ISCHR, 'a device'), (stat.S_ISBLK, 'a device'),
+               (stat.S_ISSOCK, 'a socket'))
+
+
+def _shown(url: str) -> str:
+    """Return `url` for a message: its user name and password, query values and fragment ***."""
+    scheme, authority, path, query, fragment = _URL_PARTS.match(url).groups(default='')
+    if '@' in authority:
+        authority = f'//***@{authority.rpartition("@")[2]}'
+    if query:
+        query = '?' + '&'.join(f'{pair.partition("=")[0]}=***' if '=' in pair else '***'
+                               for pair in query[1:].split('&'))
+    return f'{scheme}{authority}{path}{query}{"#***" if fragment else ""}'
+
+
+def _host_problem(host: str) -> str:
+    """Return why the DNS cannot resolve `host` (a name over its limits), or ''."""
+    if ':' in host:  # an IPv6 address
+        return ''
+    name = host[:-1] if host.endswith('.') else host
+    if len(name) > 253:
+        return f'a host name of {len(name)} characters (at most 253)'
+    label = next((label for label in name.split('.') if not label or len(label) > 63), None)
+    if label is None:
+        return ''
+    if not label:
+        return 'an empty host name label (two dots in a row?)'
+    return f'a host name label of {len(label)} characters (at most 63)'
+
+
+def _read_token(path: str) -> str:
+    """Return the token file's text; never blocks, never reads more than MAX_TOKEN_FILE."""
+    try:  # O_NONBLOCK: a FIFO swapped in after the checks cannot hang start-up
+        handle = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), 'rb')
+    except OSError as err:
+        raise ValueError(f'cannot read hub_token_file {path!r} ({err.strerror})') from None
+    with handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise ValueError(f'hub_token_file {path!r} is not a regular file')
+        data = handle.read(MAX_TOKEN_FILE + 1)
+    if len(data) > MAX_TOKEN_FILE:
+        raise ValueError(f'hub_token_file {path!r} is over {MAX_TOKEN_FILE // 1024} KiB')
+    return data.decode('ascii', 'replace')
 
 
 class SettingsError(ValueError):
@@ -104,6 +152,21 @@ class Settings(BaseModel):
     close_timeout: float = Field(
         default=1.5, ge=0.1, le=60.0,
         description='seconds allowed for the whole clean close, the last delivery proof included')
+    delivery_proof: str = Field(
+        default='echo', pattern='^(echo|pong)$',
+        description="what proves an answer delivered: echo (the hub's /ws/dashboard feed "
+                    'broadcast it, so its application has it) or pong (its WebSocket library '
+                    'read it: for a hub without that feed)')
+    echo_timeout: float = Field(
+        default=0.0, ge=0.0, le=3600.0,
+        description="seconds a sent frame may wait for its echo before the hub's reader "
+                    'counts as dead and the link is redialled (0: monitor_interval, at least '
+                    '3 s)')
+    max_link_age: float = Field(
+        default=86400.0, ge=0.0, le=30 * 86400.0,
+        description='seconds after which a link is closed cleanly and redialled at a quiet '
+                    'moment (no command running), less up to a tenth at random, so that no '
+                    'proxy in front of the hub is held for weeks (0: never)')
     max_message_size: int = Field(
         default=16 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024,
         description='largest inbound frame accepted, in bytes')
@@ -159,6 +222,10 @@ class Settings(BaseModel):
     max_response_bytes: int = Field(
         default=1024 * 1024, ge=1024, le=16 * 1024 * 1024,
         description='largest command_response; a larger result is replaced by a note')
+    command_memory_age: float = Field(
+        default=600.0, ge=600.0, le=86400.0,
+        description='seconds an executed command id is remembered at least (a repeat is '
+                    'answered, never run again), beyond the last 2048')
     safety_grace: float = Field(
         default=0.0, ge=0.0, le=3600.0,
         description='seconds without a hub link before the safety stop fires (0: off)')
@@ -172,18 +239,33 @@ class Settings(BaseModel):
     @field_validator('hub_url')
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
+        value = value.strip()
+        shown = _shown(value)  # a password or a token in the query is never printed
+        odd = next((c for c in value if not '\x21' <= c <= '\x7e'), '')
+        if odd > '\x7f':
+            raise ValueError(f'a character that is not ASCII ({odd!r}) in {shown!r}; '
+                             'percent-encode it, and give a host name in punycode')
+        if odd:
+            raise ValueError(f'a space or a control character ({odd!r}) in {shown!r}; '
+                             'percent-encode it')
+        parts = urlsplit(value)
         if parts.scheme not in ('http', 'https', 'ws', 'wss') or not parts.hostname:
             raise ValueError(f'expected http(s)://host:port or ws(s)://host:port/..., got '
-                             f'{value!r}')
+                             f'{shown!r}')
         try:
             parts.port
-        except ValueError as err:
-            raise ValueError(f'bad port in {value!r}') from err
-        if parts.query or parts.fragment or (parts.username or parts.password):
-            raise ValueError(f'a query, fragment or user name in {value!r} is not used; '
-                             'give scheme://host:port[/path]')
-        return value.strip().rstrip('/')
+        except ValueError:
+            raise ValueError(f'bad port in {shown!r}') from None
+        unused = ' and '.join(what for what, there in (
+            ('a user name or password', '@' in parts.netloc), ('a query', bool(parts.query)),
+            ('a fragment', bool(parts.fragment))) if there)
+        if unused:
+            raise ValueError(f'{shown!r} has {unused}, which the bridge does not use; give '
+                             'scheme://host:port[/path]')
+        problem = _host_problem(parts.hostname)
+        if problem:
+            raise ValueError(f'{problem}: the DNS cannot resolve it')
+        return value.rstrip('/')
 
     @field_validator('agent_id')
     @classmethod
@@ -196,9 +278,21 @@ class Settings(BaseModel):
 
     @field_validator('tls_ca_file', 'tls_cert_file', 'tls_key_file', 'hub_token_file')
     @classmethod
-    def _readable(cls, path: str) -> str:
-        if path and not os.access(path, os.R_OK):
+    def _readable(cls, path: str, info: ValidationInfo) -> str:
+        if not path:
+            return path
+        try:  # a regular file only: /dev/zero never ends, a FIFO blocks, a directory fails
+            found = os.stat(path)
+        except OSError as err:
+            raise ValueError(f'cannot read {path!r} ({err.strerror})') from None
+        if not stat.S_ISREG(found.st_mode):
+            kind = next((name for test, name in _FILE_KINDS if test(found.st_mode)), 'special')
+            raise ValueError(f'{path!r} is {kind}, not a regular file')
+        if not os.access(path, os.R_OK):
             raise ValueError(f'cannot read {path!r}')
+        if info.field_name == 'hub_token_file' and found.st_size > MAX_TOKEN_FILE:
+            raise ValueError(f'{path!r} is over {MAX_TOKEN_FILE // 1024} KiB; a token is one '
+                             'line')
         return path
 
     @model_validator(mode='after')
@@ -206,8 +300,7 @@ class Settings(BaseModel):
         if self.tls_key_file and not self.tls_cert_file:
             raise ValueError('tls_key_file is set without tls_cert_file')
         if self.hub_token_file and not self.hub_token.get_secret_value():
-            with open(self.hub_token_file, encoding='utf-8') as handle:
-                token = handle.read().strip()
+            token = _read_token(self.hub_token_file).strip()
             object.__setattr__(self, 'hub_token', SecretStr(token))
         token = self.hub_token.get_secret_value().strip()
         if token and not _TOKEN.match(token):  # the message never shows the token
@@ -249,6 +342,18 @@ class Settings(BaseModel):
             return urlunsplit(({'ws': 'http', 'wss': 'https'}[parts.scheme], parts.netloc,
                                '', '', ''))
         return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip('/'), '', ''))
+
+    @property
+    def feed_url(self) -> str:
+        """Return the URL of the hub's dashboard feed, the proof of what its reader handled."""
+        http = urlsplit(self.http_url)
+        scheme = 'wss' if http.scheme == 'https' else 'ws'
+        return urlunsplit((scheme, http.netloc, f'{http.path}/ws/dashboard', '', ''))
+
+    @property
+    def echo_bound(self) -> float:
+        """Return how long a frame may wait for its echo: `echo_timeout` or its default."""
+        return self.echo_timeout or max(self.monitor_interval, 3.0)
 
     @property
     def register_url(self) -> str:

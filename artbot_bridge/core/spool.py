@@ -1,15 +1,22 @@
 """
-Durable copy of the outbox's queued frames and of the answered command ids.
+Durable copy of the outbox's queued frames and of the command ids started or answered.
 
 With a spool configured, each command response and log line the outbox queues is also written
-to an SQLite file and deleted once sent, and so is the memory of the command ids already
-answered: after a crash the bridge loads both back, sends what was pending, and answers a
-command whose id comes again from memory instead of executing it again. Callers (the hub link's
-event loop) never wait for the disk: writes go through a queue to one writer thread, which
-applies whatever is waiting, in order, in one transaction (a burst costs one fsync) and then
-trims the answered ids to their bound. The queues' bounds are the outbox's alone: a frame it
-drops is removed here too (`Outbox.on_drop`). The spool never raises from a write: the last
-failure is kept in `failed` and the in-memory outbox carries on without it.
+to an SQLite file and deleted once sent, and so is the memory of the command ids: after a
+crash the bridge loads both back, sends what was pending, and answers a command whose id comes
+again from memory instead of executing it again. A command is written as started (a row with
+an empty frame) before it runs; its answer replaces that row. A started row found at load time
+is a command the crash interrupted: its outcome is unknown, and it is never run again.
+
+Writes go through a queue to one writer thread, which applies whatever is waiting, in order,
+in one transaction (a burst costs one fsync) and then trims the ids to the ledger's bounds:
+executed ids by count and by age (a wall-clock time; one stamped more than the age in the
+future, after the clock was set back, counts as old), refusals by count, started rows never.
+Callers (the hub link's event loop) never wait for the disk, except a command, which starts
+once its started row is committed: `started` calls back from the writer thread. The queues'
+bounds are the outbox's alone: a frame it drops is removed here too (`Outbox.on_drop`). The
+spool never raises from a write: the last failure is kept in `failed` and the in-memory outbox
+carries on without it (a command whose started row could not be stored still runs).
 """
 
 import itertools
@@ -18,27 +25,46 @@ import queue
 import sqlite3
 import threading
 import time
+from typing import Callable, Optional
 
 from . import ledger
 
+# `answered` holds command ids: `ran` 0 for a refusal; an empty frame for a started command.
 _SCHEMA = (
     'CREATE TABLE IF NOT EXISTS frames('
     'id INTEGER PRIMARY KEY, queue TEXT NOT NULL, frame TEXT NOT NULL)',
     'CREATE TABLE IF NOT EXISTS answered('
     'command_id TEXT PRIMARY KEY, frame TEXT NOT NULL, seq INTEGER NOT NULL)',
 )
-# Keep the newest `bound` rows: delete up to the (bound + 1)-th newest (none if fewer rows).
-_TRIM_ANSWERED = ('DELETE FROM answered WHERE seq <= '
-                  '(SELECT seq FROM answered ORDER BY seq DESC LIMIT 1 OFFSET ?)')
+# Columns added in version 2; a version 1 file gets them, its rows counted as executed.
+_COLUMNS = (('ran', 'INTEGER NOT NULL DEFAULT 1'), ('at', 'REAL NOT NULL DEFAULT 0'))
+_INDEX = 'CREATE INDEX IF NOT EXISTS answered_ran_seq ON answered(ran, seq)'
+_START = ('INSERT OR IGNORE INTO answered(command_id, frame, seq, ran, at) '
+          "VALUES (?, '', ?, 1, ?)")
+_REMEMBER = ('INSERT OR REPLACE INTO answered(command_id, frame, seq, ran, at) '
+             'VALUES (?, ?, ?, ?, ?)')
+# Executed: keep the newest `count` (OFFSET: the (count + 1)-th newest and older may go), and
+# every row stamped within the age; started rows stay until answered.
+_TRIM_EXECUTED = ("DELETE FROM answered WHERE ran = 1 AND frame != '' AND (at < ? OR at > ?) "
+                  'AND seq <= (SELECT seq FROM answered WHERE ran = 1 '
+                  'ORDER BY seq DESC LIMIT 1 OFFSET ?)')
+_TRIM_REFUSED = ('DELETE FROM answered WHERE ran = 0 AND seq <= '
+                 '(SELECT seq FROM answered WHERE ran = 0 ORDER BY seq DESC LIMIT 1 OFFSET ?)')
 _STOP = object()
+Remembered = tuple[str, Optional[str], bool]  # (command id, frame or None if started, ran)
 
 
 class Spool:
     """SQLite-backed copy of the outbox's queued frames and of the answered command ids."""
 
-    def __init__(self, path: str, max_answered: int = ledger.SIZE) -> None:
+    def __init__(self, path: str, max_answered: int = ledger.SIZE,
+                 max_refused: int = ledger.REFUSALS, max_age: float = ledger.AGE,
+                 clock: Callable[[], float] = time.time) -> None:
         self.path = path
         self._max_answered = max_answered
+        self._max_refused = max_refused
+        self._max_age = max_age
+        self._clock = clock
         self._ops: 'queue.Queue[object]' = queue.Queue()
         self._lock = threading.Lock()
         self._ids, self._seqs = itertools.count(1), itertools.count(1)
@@ -67,13 +93,14 @@ class Spool:
             self._failures += writes
             self._failed = reason
 
-    def load(self) -> tuple[list[tuple[int, str, str]], list[tuple[str, str]]]:
+    def load(self) -> tuple[list[tuple[int, str, str]], list[Remembered]]:
         """
-        Return (pending frames as (row id, queue, frame), answered as (command id, frame)).
+        Return (pending frames as (row id, queue, frame), command ids as (id, frame, ran)).
 
-        Both lists are oldest first. A file that is not a database is renamed aside to
-        `<path>.corrupt-<unix time>` and the spool starts empty; a file that cannot be opened
-        gives empty lists. Either way the reason is kept in `failed`.
+        Both lists are oldest first. The frame is None for a command that started and was
+        never answered; `ran` is False for a refusal. A file that is not a database is renamed
+        aside to `<path>.corrupt-<unix time>` and the spool starts empty; a file that cannot be
+        opened gives empty lists. Either way the reason is kept in `failed`.
         """
         self._loaded = True
         try:
@@ -105,12 +132,24 @@ class Spool:
         """Schedule the delete of a frame that was sent."""
         self._submit(('DELETE FROM frames WHERE id = ?', (row_id,)))
 
-    def remember(self, command_id: str, frame: str) -> None:
-        """Schedule the upsert of an answered command id and its response frame."""
+    def started(self, command_id: str, done: Callable[[], None]) -> None:
+        """
+        Schedule the started row of a command about to run; call `done()` once it is stored.
+
+        `done` is called on the writer thread after the commit (or after the write failed,
+        which is counted), or at once here if the spool is closed.
+        """
         if not self._loaded:
             self.load()
-        self._submit(('INSERT OR REPLACE INTO answered(command_id, frame, seq) VALUES (?, ?, ?)',
-                      (command_id, frame, next(self._seqs))))
+        if not self._submit((_START, (command_id, next(self._seqs), self._clock())), done):
+            done()
+
+    def remember(self, command_id: str, frame: str, ran: bool = True) -> None:
+        """Schedule the upsert of an answered command id (its started row, if any)."""
+        if not self._loaded:
+            self.load()
+        self._submit((_REMEMBER, (command_id, frame, next(self._seqs), int(ran),
+                                  self._clock())))
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every scheduled write is committed (or failed); True if done in time."""
@@ -129,17 +168,18 @@ class Spool:
             self._ops.put(_STOP)
             writer.join(timeout)
 
-    def _read(self) -> tuple[list[tuple[int, str, str]], list[tuple[str, str]]]:
+    def _read(self) -> tuple[list[tuple[int, str, str]], list[Remembered]]:
         conn = self._connect()
         try:
             pending = conn.execute('SELECT id, queue, frame FROM frames ORDER BY id').fetchall()
             answered = conn.execute(
-                'SELECT command_id, frame, seq FROM answered ORDER BY seq').fetchall()
+                'SELECT command_id, frame, seq, ran FROM answered ORDER BY seq').fetchall()
         finally:
             conn.close()
         self._ids = itertools.count(max([row[0] for row in pending], default=0) + 1)
         self._seqs = itertools.count((answered[-1][2] if answered else 0) + 1)
-        return pending, [(command_id, frame) for command_id, frame, _ in answered]
+        return pending, [(command_id, frame or None, bool(ran))
+                         for command_id, frame, _, ran in answered]
 
     def _connect(self) -> sqlite3.Connection:
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
@@ -149,22 +189,31 @@ class Spool:
             conn.execute('PRAGMA synchronous=FULL')
             for statement in _SCHEMA:
                 conn.execute(statement)
-            if conn.execute('PRAGMA user_version').fetchone()[0] == 0:
-                conn.execute('PRAGMA user_version=1')
+            have = {row[1] for row in conn.execute('PRAGMA table_info(answered)')}
+            for name, declaration in _COLUMNS:
+                if name not in have:
+                    conn.execute(f'ALTER TABLE answered ADD COLUMN {name} {declaration}')
+            conn.execute(_INDEX)
+            if conn.execute('PRAGMA user_version').fetchone()[0] < 2:
+                conn.execute('PRAGMA user_version=2')
         except BaseException:
             conn.close()
             raise
         return conn
 
-    def _submit(self, op: tuple) -> None:
+    def _submit(self, op: tuple, done: Optional[Callable[[], None]] = None) -> bool:
+        """Queue a write (and the call that follows its commit); False once closed."""
         with self._lock:
             if self._closed:
-                return
+                return False
             if self._writer is None:
                 self._writer = threading.Thread(target=self._run, name='artbot-spool',
                                                 daemon=True)
                 self._writer.start()
             self._ops.put(op)
+            if done is not None:
+                self._ops.put(done)
+            return True
 
     def _run(self) -> None:
         conn = None
@@ -181,10 +230,18 @@ class Spool:
             for op in batch:
                 if isinstance(op, threading.Event):
                     op.set()
+                elif callable(op):
+                    self._call(op)
             if _STOP in batch:
                 break
         if conn is not None:
             conn.close()
+
+    def _call(self, done: Callable[[], None]) -> None:
+        try:
+            done()
+        except Exception as exc:  # noqa: B902 - the writer thread outlives any callback
+            self._fail(f'{self.path}: callback failed: {type(exc).__name__}: {exc}')
 
     def _commit(self, conn: sqlite3.Connection | None,
                 writes: list[tuple]) -> sqlite3.Connection | None:
@@ -209,7 +266,10 @@ class Spool:
             conn.execute('BEGIN IMMEDIATE')
             for statement, args in writes:
                 conn.execute(statement, args)
-            conn.execute(_TRIM_ANSWERED, (self._max_answered,))
+            now = self._clock()
+            conn.execute(_TRIM_EXECUTED, (now - self._max_age, now + self._max_age,
+                                          self._max_answered))
+            conn.execute(_TRIM_REFUSED, (self._max_refused,))
             conn.execute('COMMIT')
             return conn
         except Exception as exc:  # noqa: B902 - sqlite3, OSError, UnicodeError: all the same

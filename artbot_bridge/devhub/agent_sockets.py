@@ -1,5 +1,6 @@
 """The local hub's agent sockets (main.websocket_agent, ConnectionManager): read, zombies."""
 
+import asyncio
 import json
 import time
 from typing import Any, Dict, List, Optional, Set
@@ -10,6 +11,8 @@ from . import realhub
 from .hubstate import HubState
 
 MAX_FRAME = 16 * 1024 * 1024
+# Frames a dead reader's socket still reads: websockets 12's queue of 32, and 1 in hand.
+ZOMBIE_READS = 33
 
 
 class AgentSockets:
@@ -54,6 +57,7 @@ class AgentSockets:
         self._event('connect', agent_id=agent_id, open_sockets=len(group),
                     registered=agent_id in self.state.agents)
         died: Optional[str] = None
+        unread = 0  # frames read after the reader died
         refused: Optional[int] = None  # the close code of a frame the hub refused
         try:
             if self.close_on_connect is not None:
@@ -62,8 +66,12 @@ class AgentSockets:
                 if msg.type == WSMsgType.ERROR:  # too big (1009), not UTF-8 (1007): closed
                     refused = getattr(msg.data, 'code', None)
                     break
-                if died is not None:  # nobody reads this socket any more
+                if died is not None:  # nobody handles this socket's frames any more
+                    unread += 1
                     self._event('unread', agent_id=agent_id, frame_type=msg.type.name)
+                    if unread >= ZOMBIE_READS:
+                        await self._stop_reading(request, ws, agent_id)
+                        break
                     continue
                 died = await self._read_frame(agent_id, msg.data)
                 if died is not None:
@@ -81,6 +89,14 @@ class AgentSockets:
                         zombie=died is not None)
             await self._robot_update(agent_id)
         return ws
+
+    async def _stop_reading(self, request: web.Request, ws: web.WebSocketResponse,
+                            agent_id: str) -> None:
+        """Read nothing more (no pong either) until the keepalive or the agent ends it."""
+        self._event('stopped_reading', agent_id=agent_id)
+        while not ws.closed and request.transport is not None \
+                and not request.transport.is_closing():
+            await asyncio.sleep(0.05)
 
     async def _read_frame(self, agent_id: str, frame: Any) -> Optional[str]:
         """Read one frame with the hub's code; return why the reader died, or None."""
@@ -100,6 +116,7 @@ class AgentSockets:
     async def _after(self, agent_id: str, outcome: realhub.Outcome) -> None:
         """Do the local hub's own part after a message was handled: bookkeeping, dashboards."""
         kind, payload = outcome
+        await self._feed_after(agent_id, kind, payload)
         if kind == 'heartbeat':
             robot = self.state.robots.get(agent_id)
             if robot is not None:  # always, for a registered agent

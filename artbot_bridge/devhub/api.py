@@ -213,6 +213,8 @@ class HttpApi:
                  'POST /api/robots/{id}/command             {"action": ..., "parameters": {...}}',
                  *[f'POST /api/robots/{{id}}/{path:<27}sends {action}'
                    for path, (action, _) in ACTION_ENDPOINTS.items()],
-                 'WS   /ws/dashboard                        robot_update, command_response, '
-                 'log_message']
+                 "WS   /ws/dashboard                        the real hub's feed: robot_update, "
+                 'command_response, log_message',
+                 "WS   /ws/devhub                           the dashboard page's feed: whole "
+                 'records']
         return web.Response(text='\n'.join(lines) + '\n')

@@ -1,10 +1,14 @@
 """
-The local hub's dashboard: its page and files, and the live feed to every browser.
+The local hub's dashboards: the real hub's feed, and the page with its own, richer feed.
 
-`GET /` serves `static/index.html`, which opens `/ws/dashboard`: a snapshot of every robot
-first, then each robot_update, command_response and log_message as it happens.
+`/ws/dashboard` is the real hub's feed (ConnectionManager.broadcast_to_type, "dashboard"):
+what its agent reader broadcasts, frame for frame, awaited inside the reader. `GET /` serves
+`static/index.html`, which opens `/ws/devhub`: a snapshot of every robot first, then each
+robot_update (the whole record, with the local hub's view of it), command_response and
+log_message as it happens.
 """
 
+import asyncio
 from importlib import resources
 import json
 import math
@@ -12,6 +16,7 @@ from typing import Any, Dict, List, Set
 
 from aiohttp import web
 
+from .health import heartbeat_update
 from .hubstate import HubState
 from .realhub import api_error
 
@@ -41,6 +46,7 @@ class DashboardFeed:
     state: HubState
     ping_interval: float
     dashboards: Set[web.WebSocketResponse]
+    feeds: Set[web.WebSocketResponse]
     sockets: Dict[str, List[web.WebSocketResponse]]
     zombies: Dict[str, str]
     _system_info: Dict[str, Any]
@@ -59,6 +65,46 @@ class DashboardFeed:
                 await ws.send_str(text)
             except (ConnectionError, RuntimeError):
                 self.dashboards.discard(ws)
+
+    async def _to_feeds(self, message: Dict[str, Any]) -> None:
+        """Send to every feed client in turn, as the hub does (a failed one leaves the list)."""
+        text = json.dumps(message)
+        for ws in list(self.feeds):
+            try:
+                await ws.send_str(text)
+            except Exception as exc:
+                self._event('feed_failed', error=repr(exc))
+                self.feeds.discard(ws)
+
+    async def _feed_after(self, agent_id: str, kind: str, payload: Any) -> None:
+        """Broadcast what the real hub's reader broadcasts after handling one message."""
+        if kind == 'heartbeat' and payload and agent_id in self.state.robots:
+            update = heartbeat_update(payload)  # update_robot_status's create_task
+            if update:
+                asyncio.ensure_future(self._to_feeds(
+                    {'type': 'robot_update', 'robot_id': agent_id, 'data': update}))
+        elif kind in ('robot_status', 'robot_status_ignored'):
+            if kind == 'robot_status':
+                asyncio.ensure_future(self._to_feeds(
+                    {'type': 'robot_update', 'robot_id': agent_id, 'data': payload}))
+            await self._to_feeds({'type': 'robot_update', 'robot_id': agent_id,
+                                  'data': payload, 'timestamp': payload.get('last_update')})
+        elif kind == 'log_entry':
+            await self._to_feeds(payload[1])
+        elif kind == 'command_response':
+            await self._to_feeds(payload)
+
+    async def _feed_socket(self, request: web.Request) -> web.WebSocketResponse:
+        """WS /ws/dashboard (main.websocket_dashboard): accept, read and ignore, until closed."""
+        ws = web.WebSocketResponse(heartbeat=self.ping_interval)
+        await ws.prepare(request)
+        self.feeds.add(ws)
+        try:
+            async for _ in ws:
+                pass
+        finally:
+            self.feeds.discard(ws)
+        return ws
 
     def _view(self, robot_id: str) -> Dict[str, Any]:
         """Return what the dashboard shows beside the record: the hub's own view of it."""

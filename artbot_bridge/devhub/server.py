@@ -9,8 +9,10 @@ is as harsh as the real hub wherever an agent has to survive it:
   the real hub: above all the health score over a heartbeat (cpu_percent, memory_percent,
   temperature, battery_level) or a robot_status (those as cpu_usage, memory_usage, ... and
   network_latency) carrying null or a non-number. The socket then leaves the connection table
-  but stays open (later frames are read and ignored), the robot stays "online", and a command
-  to it answers 500 without reaching the agent. `acceptance_error` tells in advance.
+  but stays open, the robot stays "online", and a command to it answers 500 without reaching
+  the agent. As uvicorn 0.24 with websockets 12 do, the socket goes on reading (and answering
+  pings) for ZOMBIE_READS more frames, which nobody handles, then reads nothing more, until
+  the keepalive ends it. `acceptance_error` tells in advance.
 - A heartbeat copies only the nine keys of `realhub.HEARTBEAT_KEYS` into the robot record and
   is ignored unless the agent is registered; robot_status is merged as-is into an existing
   record, with no registration check (`"status": "online"` brings a robot back).
@@ -22,6 +24,11 @@ is as harsh as the real hub wherever an agent has to survive it:
   rebooting. Two sockets of one agent are both accepted and commands go to the first.
   Nothing is ever resent.
 - Frames over 16 MiB are refused (1009); every socket is pinged each `ping_interval`.
+- `/ws/dashboard` broadcasts what the real hub's agent reader broadcasts, in its order and
+  nothing else: each command_response, each log_entry as log_message, each robot_status as
+  robot_update with its data as sent (awaited inside the reader), and, as a task of its own,
+  the robot_update of every record update (a registered agent's heartbeat keys, a known
+  robot's robot_status). A slow feed client slows every agent's reader, as on the hub.
 - The robot API answers 500 once a record holds a value JSON cannot carry (NaN, Infinity).
 
 Deliberate differences, for demos and tests: no operator token; `POST
@@ -29,10 +36,11 @@ Deliberate differences, for demos and tests: no operator token; `POST
 resending hub) and answers 200 `{"command_id", "status": "sent", ...}` where the real hub
 answers 500 after delivering; the robot record also carries `last_heartbeat` (Unix time of the
 last accepted heartbeat; gone again on re-registration); `GET /api/robots/{id}/logs` takes
-LoggingService's `level` filter, which the real route does not pass on; `/ws/dashboard` sends
-whole records; a hub restart forgets everything but `events`; `GET /` serves a live dashboard
-(static files in `static/`) that shows the record as the hub's robot card does. Everything the
-hub sees is appended to `events` so that tests can assert on order.
+LoggingService's `level` filter, which the real route does not pass on; the page's own feed,
+`/ws/devhub`, sends whole records (`/ws/dashboard` is the real hub's feed, frame for frame);
+a hub restart forgets everything but `events`; `GET /` serves a live
+dashboard (static files in `static/`) that shows the record as the hub's robot card does.
+Everything the hub sees is appended to `events` so that tests can assert on order.
 
 `DevHub` is put together from one part per concept: `api.HttpApi` (the HTTP routes),
 `agent_sockets.AgentSockets` (the agent sockets and the connection table) and
@@ -73,7 +81,8 @@ class DevHub(HttpApi, AgentSockets, DashboardFeed):
         self.state = HubState()
         # The connection table (ConnectionManager.active_connections['agent:<id>']).
         self.sockets: Dict[str, List[web.WebSocketResponse]] = {}
-        self.dashboards: Set[web.WebSocketResponse] = set()
+        self.dashboards: Set[web.WebSocketResponse] = set()  # the page's sockets (/ws/devhub)
+        self.feeds: Set[web.WebSocketResponse] = set()  # the real hub's feed (/ws/dashboard)
         self.zombies: Dict[str, str] = {}  # agent id -> why its last reader died
         self.close_on_connect: Optional[int] = None  # a close code: accept, then close at once
         self._agent_sockets: Set[web.WebSocketResponse] = set()  # open ones, zombies too
@@ -94,7 +103,8 @@ class DevHub(HttpApi, AgentSockets, DashboardFeed):
         add('POST', '/api/agents/register', self._register)
         add('POST', '/api/agents/{agent_id}/heartbeat', self._http_heartbeat)
         add('GET', '/ws/agent/{agent_id}', self._agent_socket)
-        add('GET', '/ws/dashboard', self._dashboard_socket)
+        add('GET', '/ws/dashboard', self._feed_socket)
+        add('GET', '/ws/devhub', self._dashboard_socket)
         add('GET', '/api/robots', self._list_robots)
         add('GET', '/api/robots/', self._list_robots)
         add('GET', '/api/robots/{robot_id}', self._get_robot)
@@ -124,12 +134,13 @@ class DevHub(HttpApi, AgentSockets, DashboardFeed):
         self.state = HubState()
         self.sockets.clear()
         self.dashboards.clear()
+        self.feeds.clear()
         self.zombies.clear()
         self._agent_sockets.clear()
         self._event('hub_stopped')
 
     async def _close_sockets(self, app: web.Application) -> None:
-        for ws in list(self._agent_sockets) + list(self.dashboards):
+        for ws in list(self._agent_sockets) + list(self.dashboards) + list(self.feeds):
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b'hub shutting down')
 
     # -- events -----------------------------------------------------------------------------

@@ -53,7 +53,7 @@ class LogForwarder:
         if text.startswith('{'):
             try:
                 event = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # anyone on the ROS domain can send this
                 event = None
             if isinstance(event, dict) and isinstance(event.get('message'), str):
                 text = event['message']

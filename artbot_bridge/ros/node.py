@@ -79,7 +79,8 @@ class BridgeNode(Node):
             system=[c.name for c in specs if c.system],
             per_minute=self.settings.max_commands_per_minute,
             max_running=self.settings.max_concurrent_commands,
-            max_bytes=self.settings.max_response_bytes)
+            max_bytes=self.settings.max_response_bytes,
+            memory_age=self.settings.command_memory_age)
         self.dispatcher.on_received = self._echo_command
         self.spool, pending = self._open_spool()
         telemetry = RobotTelemetry(self.board, self.settings.location)
@@ -133,14 +134,15 @@ class BridgeNode(Node):
         if not settings.outbox_path:
             return None, []
         from ..core.spool import Spool
-        spool = Spool(settings.outbox_path)
-        pending, answered = spool.load()
+        spool = Spool(settings.outbox_path, max_age=settings.command_memory_age)
+        pending, remembered = spool.load()
         if spool.failed:
             self.get_logger().error(f'outbox file: {spool.failed}')
-        self.dispatcher.ledger.preload(answered)
-        self.dispatcher.on_answered = spool.remember
-        self.get_logger().info(f'outbox file {settings.outbox_path}: {len(pending)} frames '
-                               f'to deliver, {len(answered)} answered commands remembered')
+        interrupted = self.dispatcher.recover(spool, remembered)
+        self.get_logger().info(
+            f'outbox file {settings.outbox_path}: {len(pending)} frames to deliver, '
+            f'{len(remembered) - interrupted} answered commands remembered, '
+            f'{interrupted} interrupted by a restart (answered as such, never run again)')
         return spool, pending
 
     def _source_type(self, name: str, source: Any) -> Any:

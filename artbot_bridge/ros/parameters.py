@@ -12,7 +12,7 @@ and `describe` show exactly that.
 
 import difflib
 import socket
-from typing import Any, Dict, List, Optional, Set, Tuple, Type
+from typing import Any, Dict, get_args, List, Optional, Set, Tuple, Type
 
 import annotated_types
 from pydantic import BaseModel
@@ -62,6 +62,9 @@ def _given(node: Node) -> Dict[str, Any]:
     for name, parameter in node.get_parameters_by_prefix('').items():
         if name in ROS_OWN or name.startswith(ROS_OWN_PREFIX):
             continue
+        if parameter.type_ == Parameter.Type.NOT_SET:  # Humble declares it with no type
+            raise SettingsError(f"invalid parameter '{name}': no value, or an empty list, "
+                                'which has no type for ROS; leave it out instead')
         given[name] = parameter.value
         node.undeclare_parameter(name)  # declared again below, typed and read-only
     return given
@@ -84,6 +87,14 @@ def _declare(node: Node, name: str, info: FieldInfo, value: Any) -> None:
     # An empty list has no element type for rclpy to infer: that one is typed by its value.
     dynamic = isinstance(value, list) and not value
     node.declare_parameter(name, value, _descriptor(info, dynamic), ignore_override=True)
+
+
+def _no_boolean(name: str, info: FieldInfo, value: Any) -> None:
+    """Refuse `true` for a number: the model would take it as 1 (`ping_interval:=true`)."""
+    numeric = {int, float} & {info.annotation, *get_args(info.annotation)}
+    if isinstance(value, bool) and numeric:
+        raise SettingsError(f"invalid parameter '{name}': expected a number, not a boolean "
+                            f'(got {str(value).lower()})')
 
 
 def _row_value(given: Dict[str, Any], key: str, info: FieldInfo) -> Any:
@@ -126,6 +137,13 @@ def declare_and_read(node: Node, environ: Optional[Dict[str, str]] = None) -> Se
         raise SettingsError(f"invalid parameter 'commands': {name!r} is also a status source; "
                             'their <name>.* parameters would clash, rename one')
     values = {name: given[name] for name in top if name in given}
+    for name, value in values.items():
+        _no_boolean(name, top[name], value)
+    for table, model in TABLES:
+        fields = _fields(model)
+        for row in rows[table]:
+            for field, value in row.items():
+                _no_boolean(f"{row['name']}.{field}", fields[field], value)
     namespace = node.get_namespace().strip('/')
     if not values.get('agent_id') and namespace:  # two namespaced bridges, two agent ids
         values['agent_id'] = f"{socket.gethostname()}-{namespace.replace('/', '-')}"

@@ -1,4 +1,4 @@
-// The local hub's dashboard: one socket (/ws/dashboard) in, the robot API's POSTs out.
+// The local hub's dashboard: one socket (/ws/devhub) in, the robot API's POSTs out.
 // Every value from the hub is shown as text (textContent, createElement); nothing from the
 // hub ever becomes markup, a selector or a style. Robots are found by id in a Map.
 // The first panel shows a record the way the real hub's robot card (RobotCard.vue) does: the
@@ -543,7 +543,7 @@
 
   function connect() {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const socket = new WebSocket(`${scheme}://${location.host}/ws/dashboard`);
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/devhub`);
     link.socket = socket;
     setConnection(link.connectedOnce ? 'reconnecting' : 'connecting',
       link.connectedOnce ? 'reconnecting…' : 'connecting…');
