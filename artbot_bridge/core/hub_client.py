@@ -11,12 +11,13 @@ heartbeat, robot_status) and a watchdog of its own (`watchdog.watch`).
 """
 
 import asyncio
+from collections import deque
 import contextlib
 import inspect
 import itertools
 import random
 import time
-from typing import Any, Callable, Dict, Optional, Tuple, TYPE_CHECKING, Union
+from typing import Any, Callable, Deque, Dict, Optional, Tuple, TYPE_CHECKING, Union
 
 import websockets
 
@@ -99,6 +100,8 @@ class HubClient:
         self._rtt_waited = False  # the first heartbeat has waited for its round trip
         self._draining = False  # the socket ends: read what arrived, whatever the room
         self._asked = False  # the next attempt was asked for (a reconnect request)
+        # Commands read as a link ended that had no room yet: run first on the next link.
+        self._held: Deque[Union[Command, ProtocolError]] = deque()
         # While the link is up, a command is read only while its answer fits, at its largest,
         # beside the answers of the commands still running (`running()`, set by the owner of
         # the dispatcher) and the frames sent and not proven yet (`_coming`).
@@ -334,6 +337,10 @@ class HubClient:
         raise FeedError(f'the hub closed its dashboard feed (code {feed.close_code})')
 
     async def _receive(self, ws: Any) -> None:
+        while self._held and not self._draining:  # read as an earlier link ended: first
+            await self._room()
+            if not self._draining:
+                self._dispatch(self._held.popleft())
         async for frame in ws:
             self.stats.received += 1
             self._heard_at = time.monotonic()
@@ -348,12 +355,26 @@ class HubClient:
                     continue
                 command = err  # still answered, with the reason
             # A flood of commands waits here, in the socket, rather than losing answers.
-            await self.outbox.room(RESPONSES, self._coming, self.settings.max_response_bytes,
-                                   lambda: self._draining)
-            try:
-                self._on_command(command)
-            except Exception as err:  # noqa: B902 - a broken handler must not end the link
-                self._log.error(f'command handler failed: {type(err).__name__}: {err}')
+            await self._room()
+            if self._draining and self._held_room() and not self.outbox.has_room(
+                    RESPONSES, *self._coming(), self.settings.max_response_bytes):
+                self._held.append(command)  # the link ends: kept, run on the next one
+                continue
+            self._dispatch(command)
+
+    async def _room(self) -> None:
+        """Wait until the next command's answer fits, or the link ends (`_draining`)."""
+        await self.outbox.room(RESPONSES, self._coming, self.settings.max_response_bytes,
+                               lambda: self._draining)
+
+    def _held_room(self) -> bool:
+        return len(self._held) < self.settings.max_queued_responses
+
+    def _dispatch(self, command: Union[Command, ProtocolError]) -> None:
+        try:
+            self._on_command(command)
+        except Exception as err:  # noqa: B902 - a broken handler must not end the link
+            self._log.error(f'command handler failed: {type(err).__name__}: {err}')
 
     def _coming(self) -> Tuple[int, int]:
         """Return (frames, bytes) on their way to the answer queue or still unproven."""
