@@ -1,6 +1,8 @@
 """The local hub's HTTP API: the real hub's agent and robot routes, as harsh as they are."""
 
 import json
+import math
+import time
 from typing import Any, Awaitable, Callable, Dict, Optional
 
 from aiohttp import web
@@ -159,7 +161,19 @@ class HttpApi:
                              'agent_data': agent_data, 'timestamp': realhub.utcnow()})
 
     async def _command(self, request: web.Request) -> web.Response:
-        """POST /api/robots/{id}/command {"action", "parameters"[, "command_id"]}."""
+        """
+        POST /api/robots/{id}/command {"action", "parameters"[, "command_id"]}.
+
+        The local hub's own `?delay=SECONDS` stamps the command that much in the past, as if it
+        had waited in a stalled link (the real hub stamps every command with its send time).
+        """
+        try:
+            delay = float(request.query.get('delay', '0'))
+        except ValueError:
+            delay = math.nan
+        if not 0 <= delay <= 86400:
+            return self._detail(422, [{'type': 'float_type', 'loc': ['query', 'delay'],
+                                       'msg': 'delay must be a number of seconds, 0 to 86400'}])
         body = await self._json_body(request)
         errors = realhub.command_errors(body)
         if not errors and 'command_id' in body and not isinstance(body['command_id'], str):
@@ -167,9 +181,10 @@ class HttpApi:
                        'msg': 'Input should be a valid string'}]
         if errors:
             return self._detail(422, errors)
+        stamp = realhub.utcnow(time.time() - delay) if delay else None
         return await self._deliver(request.match_info['robot_id'], body['action'],
                                    body.get('parameters', {}), 'Failed to send command',
-                                   body.get('command_id'))
+                                   body.get('command_id'), stamp)
 
     def _action_endpoint(self, action: str,
                          failure: str) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -178,14 +193,15 @@ class HttpApi:
         return handler
 
     async def _deliver(self, robot_id: str, action: str, parameters: Dict[str, Any],
-                       failure: str, command_id: Optional[str] = None) -> web.Response:
+                       failure: str, command_id: Optional[str] = None,
+                       timestamp: Optional[str] = None) -> web.Response:
         """Send a command as routers/robots.py and RobotManager.send_command_to_robot do."""
         robot = self._robot_or_404(robot_id)
         if robot.get('status') != 'online':
             self._event('command_refused', agent_id=robot_id, action=action,
                         status=robot.get('status'))
             return self._detail(400, f'Robot {robot_id} is not online')
-        command = self.state.new_command(robot_id, action, parameters, command_id)
+        command = self.state.new_command(robot_id, action, parameters, command_id, timestamp)
         if not await self._send_to_agent(robot_id, command):
             error = self.state.command_undelivered(command)
             self._event('command_failed', agent_id=robot_id, command=command, error=error)

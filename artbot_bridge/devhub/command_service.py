@@ -20,15 +20,21 @@ class CommandBook:
     pending_commands: Dict[str, Dict[str, Any]]
 
     def new_command(self, robot_id: str, action: str, parameters: Any = None,
-                    command_id: Optional[str] = None) -> Dict[str, Any]:
-        """Return a pending command and record it (CommandService.send_command_to_robot)."""
+                    command_id: Optional[str] = None,
+                    timestamp: Optional[str] = None) -> Dict[str, Any]:
+        """
+        Return a pending command and record it (CommandService.send_command_to_robot).
+
+        `timestamp` replaces the hub's stamp (now): the local hub's `delay` query sends a
+        command as if it had waited in a stalled link.
+        """
         command_data = {
             'command_id': command_id or str(uuid.uuid4()),
             'robot_id': robot_id,
             'type': 'robot_command',
             'action': action,
             'parameters': parameters or {},
-            'timestamp': self.clock(),
+            'timestamp': timestamp or self.clock(),
             'status': 'pending',
         }
         self.command_history.setdefault(robot_id, []).append(dict(command_data))

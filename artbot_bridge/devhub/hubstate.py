@@ -12,9 +12,10 @@ MAX_ROBOT_LOGS = 1000  # logging_service.add_robot_log
 MAX_SYSTEM_LOGS = 5000  # logging_service.add_system_log
 
 
-def utcnow() -> str:
-    """Return a timestamp as the hub writes them: naive UTC, ISO 8601, microseconds."""
-    return datetime.now(timezone.utc).replace(tzinfo=None).isoformat()
+def utcnow(at: Optional[float] = None) -> str:
+    """Return a timestamp as the hub writes them (now, or Unix time `at`): naive UTC, ISO 8601."""
+    moment = datetime.now(timezone.utc) if at is None else datetime.fromtimestamp(at, timezone.utc)
+    return moment.replace(tzinfo=None).isoformat()
 
 
 class HubState(AgentReader, CommandBook):
