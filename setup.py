@@ -23,7 +23,9 @@ setup(
     maintainer_email='dev@artbot-bridge.invalid',
     description='Bridge between a ROS 2 robot and the Artbot Control Hub.',
     license='Apache-2.0',
-    tests_require=['pytest'],
+    # colcon (colcon-core 0.7 and later) runs the tests with pytest when the 'test' extra
+    # lists it; tests_require went with setuptools' test command (79 calls it unknown).
+    extras_require={'test': ['pytest']},
     entry_points={
         'console_scripts': [
             'bridge = artbot_bridge.main:main',

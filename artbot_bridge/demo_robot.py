@@ -3,7 +3,7 @@
 import math
 from typing import Any, Optional
 
-from geometry_msgs.msg import Quaternion
+from geometry_msgs.msg import Quaternion, Twist
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
 import rclpy
@@ -35,21 +35,36 @@ class Create3Sim:
         self.running = False
         self.auto_cycle = auto_cycle
         self.x = self.y = self.yaw = 0.0
+        self.teleop: Optional[tuple[float, float]] = None  # /cmd_vel's (linear, angular)
 
     @property
     def moving(self) -> bool:
-        """Return True while the robot drives its circle."""
-        return self.running and not self.docked and self.percentage > 0.0
+        """Return True while the robot drives (its circle, or as /cmd_vel says)."""
+        driven = self.running or self.teleop is not None
+        return driven and not self.docked and self.percentage > 0.0
 
     @property
     def linear_velocity(self) -> float:
         """Return the current forward speed in m/s."""
-        return LINEAR_SPEED if self.moving else 0.0
+        if not self.moving:
+            return 0.0
+        return self.teleop[0] if self.teleop is not None else LINEAR_SPEED
 
     @property
     def angular_velocity(self) -> float:
         """Return the current turn rate in rad/s."""
-        return ANGULAR_SPEED if self.moving else 0.0
+        if not self.moving:
+            return 0.0
+        return self.teleop[1] if self.teleop is not None else ANGULAR_SPEED
+
+    def drive(self, linear: float, angular: float) -> None:
+        """Drive at a /cmd_vel velocity (undocking first); a zero one stops driving."""
+        if linear == 0.0 and angular == 0.0:
+            self.teleop = None
+            return
+        if self.docked:
+            self.undock()
+        self.teleop = (linear, angular)
 
     @property
     def charging(self) -> bool:
@@ -78,13 +93,15 @@ class Create3Sim:
         else:
             rate = self.drain_per_s * (1.0 if self.moving else IDLE_DRAIN_FACTOR)
             if self.moving:
-                self.x += LINEAR_SPEED * math.cos(self.yaw) * dt
-                self.y += LINEAR_SPEED * math.sin(self.yaw) * dt
-                self.yaw = math.atan2(math.sin(self.yaw + ANGULAR_SPEED * dt),
-                                      math.cos(self.yaw + ANGULAR_SPEED * dt))
+                speed, turn = self.linear_velocity, self.angular_velocity
+                self.x += speed * math.cos(self.yaw) * dt
+                self.y += speed * math.sin(self.yaw) * dt
+                self.yaw = math.atan2(math.sin(self.yaw + turn * dt),
+                                      math.cos(self.yaw + turn * dt))
             self.percentage = max(0.0, self.percentage - rate * dt)
             if self.percentage <= 0.0:
                 self.running = False
+                self.teleop = None
         if not self.auto_cycle:
             return
         if self.docked and before <= HIGH_THRESHOLD < self.percentage:
@@ -118,6 +135,7 @@ class Create3Sim:
         if self.docked:
             return False, 'already docked'
         self.running = False
+        self.teleop = None
         self.docked = True
         self.x = self.y = self.yaw = 0.0
         return True, 'docked'
@@ -157,6 +175,7 @@ class DemoRobot(Node):
         self._running_pub = self.create_publisher(Bool, 'workspace_running', 10)
         self._camera_pub = self.create_publisher(CameraInfo, 'oak/rgb/camera_info', 10)
         self._last_step: Optional[int] = None
+        self.create_subscription(Twist, 'cmd_vel', self._on_cmd_vel, 10)
         self.create_timer(0.05, self._on_sim_timer)
         self.create_timer(0.2, self._publish_battery)
         self.create_timer(0.5, self._publish_status)
@@ -174,6 +193,14 @@ class DemoRobot(Node):
             self.get_logger().info(f'{name}: {response.message}')
             return response
         return callback
+
+    def _on_cmd_vel(self, msg: Twist) -> None:
+        was = self.sim.teleop
+        self.sim.drive(msg.linear.x, msg.angular.z)
+        if (was is None) != (self.sim.teleop is None):
+            self.get_logger().info('cmd_vel: ' + ('stop' if self.sim.teleop is None else
+                                                  f'driving at {msg.linear.x:g} m/s, '
+                                                  f'{msg.angular.z:g} rad/s'))
 
     def _on_sim_timer(self) -> None:
         now = self.get_clock().now().nanoseconds

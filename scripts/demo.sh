@@ -47,6 +47,10 @@ cat <<INFO
    robot records:   curl -s http://127.0.0.1:$port/api/robots
    send a command:  curl -s -X POST http://127.0.0.1:$port/api/robots/$agent/command \\
                       -H 'Content-Type: application/json' -d '{"action": "status"}'
+   drive 0.5 s:     the same with -d '{"action": "drive", "parameters": {"speed": 0.3}}':
+                      the lease ends it with a zero Twist unless another drive follows
+   a late command:  the same URL with ?delay=5 (stamped 5 s ago, as after a stalled link):
+                      answered expired, never run (the drive row's max_age is 1 s)
    ROS:             ROS_DOMAIN_ID=$ROS_DOMAIN_ID ROS_AUTOMATIC_DISCOVERY_RANGE=$ROS_AUTOMATIC_DISCOVERY_RANGE
    Ctrl-C stops the bridge, the demo robot and the hub.
 INFO

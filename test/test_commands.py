@@ -1,5 +1,6 @@
 """Hub commands executed on ROS: real services, topics and an action server in a test node."""
 
+from datetime import datetime, timezone
 import os
 import threading
 import time
@@ -127,11 +128,16 @@ def setup():
         targets.close()
 
 
+def utcnow():
+    """Return now as the real hub stamps its commands: naive UTC, ISO 8601."""
+    return datetime.now(timezone.utc).replace(tzinfo=None).isoformat()
+
+
 def send(hub, action, parameters=None, command_id=None, kind='robot_command'):
     command_id = command_id or str(uuid.uuid4())
     hub.send_command('bot-cmd', {'command_id': command_id, 'robot_id': 'bot-cmd', 'type': kind,
                                  'action': action, 'parameters': parameters or {},
-                                 'timestamp': '2026-11-28T00:00:00', 'status': 'pending'})
+                                 'timestamp': utcnow(), 'status': 'pending'})
     return command_id
 
 

@@ -85,6 +85,35 @@ def test_errors_name_the_setting_and_its_origin():
         build_settings({'env_file': ''}, [{'name': 'b', 'topic': '/b', 'type': 'a/B'}] * 2, {})
 
 
+def test_motion_rows_get_a_deadline_and_leases_need_a_stop_message():
+    def row(**fields):
+        return build_settings({'env_file': ''}, [], {}, [{'name': 'r', **fields}]).commands[0]
+    drive = row(topic='/cmd_vel', type='geometry_msgs/msg/TwistStamped', lease=0.5)
+    assert (drive.max_age, drive.when_unsure, drive.stop) == (1.0, 'refuse', ())
+    goal = row(action='/navigate', type='nav2_msgs/action/NavigateToPose')
+    assert (goal.max_age, goal.when_unsure) == (10.0, 'refuse')
+    query = row(service='/status', type='std_srvs/srv/Trigger')
+    assert (query.max_age, query.when_unsure) == (0.0, 'run')
+    flag = row(topic='/flag', type='std_msgs/msg/Bool', lease=1, stop=['data=false'],
+               max_age=2, when_unsure='run')
+    assert (flag.stop, flag.max_age, flag.when_unsure) == ((('data', False),), 2.0, 'run')
+    refusals = [({'service': '/s', 'type': 'std_srvs/srv/Trigger', 'lease': 1.0},
+                 'lease and stop are for topic rows'),
+                ({'topic': '/flag', 'type': 'std_msgs/msg/Bool', 'lease': 1.0},
+                 'needs its stop message'),
+                ({'topic': '/flag', 'type': 'std_msgs/msg/Bool', 'stop': ['data=false']},
+                 'without a lease'),
+                ({'topic': '/flag', 'type': 'std_msgs/msg/Bool', 'lease': 1, 'stop': ['data']},
+                 "'r.stop'.*field.path=value"),
+                ({'topic': '/c', 'type': 'geometry_msgs/msg/Twist', 'when_unsure': 'maybe'},
+                 "'r.when_unsure'"),
+                ({'topic': '/c', 'type': 'geometry_msgs/msg/Twist', 'max_age': -1},
+                 "'r.max_age'")]
+    for fields, message in refusals:
+        with pytest.raises(SettingsError, match=message):
+            row(**fields)
+
+
 def test_backoff_grows_to_cap_with_jitter_and_resets_after_a_lived_connection():
     backoff = Backoff(initial=0.5, cap=4.0, reset_after=10.0, jitter=0.25, rand=lambda: 1.0)
     delays = [backoff.next_delay(0.0) for _ in range(6)]

@@ -1,10 +1,15 @@
 """Dispatcher and ledger without ROS: one response per command id, whatever happens."""
 
 import asyncio
+from datetime import datetime, timedelta, timezone
+from email.utils import formatdate
 import json
 import logging
 import sqlite3
+import time
 
+from artbot_bridge.core.clock import HubClock
+from artbot_bridge.core.deadline import Deadline
 from artbot_bridge.core.dispatcher import CommandError, Dispatcher
 from artbot_bridge.core.ledger import CommandLedger
 from artbot_bridge.core.protocol import parse_command, ProtocolError
@@ -14,9 +19,15 @@ from harness import ManualClock
 import pytest
 
 
-def command(action, command_id, kind='robot_command', **parameters):
+def command(action, command_id, kind='robot_command', timestamp=None, **parameters):
     return parse_command(json.dumps({'command_id': command_id, 'action': action, 'type': kind,
-                                     'parameters': parameters}))
+                                     'parameters': parameters, 'timestamp': timestamp}))
+
+
+def hub_stamp(seconds_ago):
+    """Return the stamp the real hub puts on a command sent `seconds_ago`: naive UTC."""
+    moment = datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)
+    return moment.replace(tzinfo=None).isoformat()
 
 
 def run(scenario, **limits):
@@ -42,7 +53,7 @@ def run(scenario, **limits):
             return True, {'message': 'big', 'result': 'x' * 5000}
 
         handlers = {'slow': slow, 'hold': slow, 'boom': boom, 'refuse': refuse,
-                    'quick': quick, 'reboot': quick, 'big': big}
+                    'quick': quick, 'reboot': quick, 'big': big, 'drive': quick}
         dispatcher = Dispatcher('bot', handlers, sent.append, logging.getLogger('test'),
                                 exclusive=['slow'], system=['reboot'], **limits)
         await scenario(dispatcher, gate)
@@ -76,12 +87,45 @@ def test_every_failure_becomes_one_answer():
     answers = {a['command_id']: a for a in run(scenario)}
     assert 'RuntimeError: target crashed' in answers['b1']['data']['message']
     assert answers['b2']['data'] == {'message': 'no battery', 'field': 'battery'}
-    allowed = 'allowed: big, boom, hold, quick, reboot, refuse, slow'
+    allowed = 'allowed: big, boom, drive, hold, quick, reboot, refuse, slow'
     assert allowed in answers['b3']['data']['message']
     assert 'not enabled' in answers['b4']['data']['message']
     assert answers['b5']['success'] is True
     assert "'action'" in answers['b6']['data']['message']
     assert [a['success'] for k, a in sorted(answers.items()) if k != 'b5'] == [False] * 5
+
+
+def test_a_command_older_than_its_rows_max_age_is_answered_expired_and_never_run():
+    hub_clock = HubClock()
+    now = time.monotonic()
+    hub_clock.registered(formatdate(usegmt=True), now - 0.01, now)
+    ran = []
+
+    async def scenario(dispatcher, gate):
+        dispatcher.handlers['drive'] = record
+        dispatcher.on_command(command('drive', 'late', timestamp=hub_stamp(30.0)))
+        dispatcher.on_command(command('drive', 'fresh', timestamp=hub_stamp(0.0)))
+        dispatcher.on_command(command('drive', 'unstamped'))
+        dispatcher.on_command(command('quick', 'query', timestamp=hub_stamp(30.0)))
+        await asyncio.sleep(0.05)
+        dispatcher.on_command(command('drive', 'late', timestamp=hub_stamp(30.0)))
+        await asyncio.sleep(0.01)
+        assert dispatcher.expired == 1
+
+    async def record(cmd):
+        ran.append(cmd.command_id)
+        return True, {'message': 'drove'}
+    answers = run(scenario, hub_clock=hub_clock, deadlines={'drive': Deadline(1.0, False)})
+    assert sorted(ran) == ['fresh', 'unstamped'], 'the late command never ran'
+    late = [a for a in answers if a['command_id'] == 'late']
+    assert len(late) == 2 and late[0] == late[1], 'a repeat gets the same answer'
+    assert late[0]['success'] is False
+    data = late[0]['data']
+    assert data['reason'] == 'expired' and data['max_age'] == 1.0
+    assert 28.5 < data['age'] < 31.5 and 'not run' in data['message']
+    by_id = {a['command_id']: a for a in answers}
+    assert by_id['query']['success'] is True, 'a row with no max_age runs whatever its age'
+    assert hub_clock.unstamped == 1
 
 
 def test_exclusive_command_refuses_company_and_shutdown_still_answers():

@@ -80,3 +80,36 @@ def test_the_bridge_process_runs_on_the_executor_this_rclpy_has(hub, start_bridg
     kind = 'SingleThreadedExecutor' if HUMBLE_LANE else 'EventsExecutor'
     wait_for(lambda: f'; {kind})' in bridge.output(), 10.0, f'the start-up line naming {kind}',
              bridge.output)
+
+
+def test_an_override_with_no_type_is_refused_where_this_rclpy_leaves_it(context, tmp_path):
+    """
+    `status_sources: []` in a params file gives the override no type (NOT_SET).
+
+    Humble's rclpy declares it so, and `_given()` refuses it; Jazzy's and later raise ValueError
+    in the Node constructor, which `untyped_parameter` turns into the same line.
+    """
+    from artbot_bridge.core.settings import SettingsError
+    from artbot_bridge.ros.node import BridgeNode
+    params = tmp_path / 'params.yaml'
+    params.write_text("/**:\n  ros__parameters:\n    hub_url: 'http://127.0.0.1:9'\n"
+                      '    status_sources: []\n')
+    try:
+        node = BridgeNode(context=context, cli_args=['--ros-args', '--params-file', str(params)])
+    except SettingsError as err:
+        refused = err
+    else:
+        node.destroy_node()
+        pytest.fail('the bridge took an empty status_sources, which has no type for ROS')
+    # The line the bridge prints after `artbot_bridge: ` (exit 2), naming the parameter.
+    assert str(refused) == ("invalid parameter 'status_sources': no value, or an empty list, "
+                            'which has no type for ROS; leave it out instead')
+    raised_in = refused.__traceback__
+    while raised_in.tb_next is not None:
+        raised_in = raised_in.tb_next
+    if HUMBLE_LANE:
+        import artbot_humble_api
+        assert 'status_sources' in artbot_humble_api.untyped  # declared NOT_SET, as on Humble
+        assert raised_in.tb_frame.f_code.co_name == '_given'
+    else:
+        assert raised_in.tb_frame.f_code.co_name == '__init__'  # rclpy's ValueError, answered

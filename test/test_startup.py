@@ -123,18 +123,23 @@ def test_launch_file():
     """The launch file loads and declares its arguments (test_launch.py runs it for real)."""
     import os
     problem = None
+    # The same reasons, in the same words, as test_launch.py's: the closing lines of
+    # scripts/test.sh list the skipped tests under one reason.
     if importlib.util.find_spec('launch_ros') is None:
-        problem = 'launch_ros is not installed here (it is on no PyPI registry); ' \
-                  'scripts/setup.sh installs it from shared/ros-cli-wheels'
+        problem = ('the upstream ros2 and launch tools were not found (launch_ros and the ros2 '
+                   'command): source a ROS 2 install, or let scripts/setup.sh install them from '
+                   '../shared/ros-cli-wheels')
     else:
         from ament_index_python.packages import get_package_prefix, PackageNotFoundError
         try:
             get_package_prefix('artbot_bridge')  # the launch file finds its config there
         except (PackageNotFoundError, OSError):  # OSError: AMENT_PREFIX_PATH unset
-            problem = 'artbot_bridge is not installed in AMENT_PREFIX_PATH (colcon test)'
+            problem = ('artbot_bridge is not installed in AMENT_PREFIX_PATH; run under '
+                       '`colcon test` or source the setup.bash of the install')
     if problem:
         if os.environ.get('ARTBOT_REQUIRE_LAUNCH') == '1':
-            pytest.fail(f'{problem} (ARTBOT_REQUIRE_LAUNCH=1)', pytrace=False)
+            pytest.fail(f'{problem} (ARTBOT_REQUIRE_LAUNCH=1: the launch tests must run)',
+                        pytrace=False)
         print(f'SKIPPED: {problem}')
         pytest.skip(problem)
     from launch import LaunchContext

@@ -3,9 +3,9 @@ Hub commands in, exactly one command_response out for each command id.
 
 The dispatcher runs on the hub link's event loop. It checks a command against the allowlist
 (the handlers it was given), the type (`system_command` needs an explicit entry) and what is
-running, runs the handler as a task, and turns every outcome (result, refusal, timeout,
-exception) into one response. The ledger answers repeats without running anything twice,
-and is the one record of what runs.
+running and its age (a row's `max_age`, deadline.py), runs the handler as a task, and turns
+every outcome (result, refusal, expiry, timeout, exception) into one response. The ledger
+answers repeats without running anything twice, and is the one record of what runs.
 
 With a journal (the outbox file), a command runs only once its id is stored as started, so a
 command that a crash interrupted is never run again: after the restart, its id is answered
@@ -15,9 +15,11 @@ off the loop: the journal's writer thread settles a future the command's task aw
 
 import asyncio
 import time
-from typing import Any, Awaitable, Callable, Collection, Dict, Iterable, Optional, Protocol
-from typing import Set, Tuple, Union
+from typing import Any, Awaitable, Callable, Collection, Dict, Iterable, Mapping, Optional
+from typing import Protocol, Set, Tuple, Union
 
+from .clock import HubClock
+from .deadline import Deadline, expired
 from .ledger import AGE, CommandLedger, SIZE
 from .loop_thread import settle_from_thread
 from .protocol import Command, command_response, ProtocolError
@@ -58,11 +60,15 @@ class Dispatcher:
                  exclusive: Collection[str] = (), system: Collection[str] = (),
                  ledger_size: int = SIZE, memory_age: float = AGE, per_minute: int = 600,
                  max_running: int = 32, max_bytes: int = 1024 * 1024,
+                 hub_clock: Optional[HubClock] = None, deadlines: Mapping[str, Deadline] = {},
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.agent_id = agent_id
         self.handlers = handlers
         self.ledger = CommandLedger(ledger_size, age=memory_age, clock=clock)
         self.received = 0
+        self.expired = 0  # answered `reason: expired`, not run
+        self._hub_clock = hub_clock
+        self._deadlines = dict(deadlines)
         self._send = send
         self._log = logger
         self._journal: Optional[Journal] = None
@@ -115,10 +121,17 @@ class Dispatcher:
         if isinstance(item, ProtocolError):
             self._answer(command_id, False, {'message': item.reason}, ran=False)
             return
+        age = self._hub_clock.age(item.timestamp) if self._hub_clock is not None else None
         refusal = self._refusal(item)
         if refusal:
             self._answer(command_id, False, {'message': refusal, 'allowed': list(self.allowed)},
                          item.action, ran=False)
+            return
+        deadline = self._deadlines.get(item.action)
+        late = expired(age, deadline) if deadline is not None else None
+        if late is not None:
+            self.expired += 1
+            self._answer(command_id, False, late, item.action, ran=False)
             return
         self.ledger.start(command_id, item.action)
         task = asyncio.ensure_future(self._run(item))

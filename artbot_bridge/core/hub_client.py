@@ -22,6 +22,7 @@ from typing import Any, Callable, Deque, Dict, Optional, Tuple, TYPE_CHECKING, U
 import websockets
 
 from .backoff import Backoff
+from .clock import HubClock
 from .delivery import Delivery
 from .feed import FeedReader
 from .link import Action, Link, LinkStats
@@ -31,7 +32,7 @@ from .outbox import LOGS, Outbox, RESPONSES, STREAM
 from .protocol import Command, encode, parse_command, ProtocolError
 from .protocol import STATUS_FLIPPING_ACTIONS
 from .ratelimit import RateLimiter
-from .registration import auth_headers, register, tls_context
+from .registration import auth_headers, Exchange, register, tls_context
 from .settings import Settings
 from .watchdog import drain, drop, watch
 
@@ -68,8 +69,9 @@ class HubClient:
     def __init__(self, settings: Settings, telemetry: Telemetry, registration: Callable[[], Dict],
                  on_command: Callable[[Union[Command, ProtocolError]], None],
                  on_link: Callable[[bool], None], logger: Any,
-                 spool: Optional['Spool'] = None) -> None:
+                 spool: Optional['Spool'] = None, hub_clock: Optional[HubClock] = None) -> None:
         self.settings = settings
+        self.hub_clock = hub_clock or HubClock()  # fed here, read by the dispatcher too
         self.stats = LinkStats(url=settings.ws_url)
         self._link = Link(Backoff(settings.reconnect_initial_delay, settings.reconnect_max_delay,
                                   settings.reconnect_reset_after), self.stats,
@@ -167,7 +169,9 @@ class HubClient:
             lived, error = 0.0, None
             try:
                 link.attempt()
-                await register(self.settings, self._headers, self._tls, self._registration)
+                exchange = await register(self.settings, self._headers, self._tls,
+                                          self._registration)
+                self._clock_evidence(exchange)
                 link.registered()
                 async with contextlib.AsyncExitStack() as stack:
                     feed = await self._open_feed(stack) if self._echo else None
@@ -210,6 +214,13 @@ class HubClient:
             await self._sleep(step.delay)
             self._wake.clear()
         link.stopped()
+
+    def _clock_evidence(self, exchange: Exchange) -> None:
+        """Take the registration's `Date` as evidence of the hub's clock; warn once if far off."""
+        self.hub_clock.registered(*exchange)
+        warning = self.hub_clock.warning()
+        if warning:
+            self._log.warning(warning)
 
     def _connect(self, url: str, max_size: int) -> Any:
         """Return websockets' connect for `url`, with the link's settings."""
@@ -432,6 +443,7 @@ class HubClient:
 
         def record(pong: 'asyncio.Future') -> None:
             if not pong.cancelled() and pong.exception() is None:
+                self.hub_clock.round_trip(time.monotonic() - started)
                 self.stats.rtt_ms = round((time.monotonic() - started) * 1000, 2)
 
         try:

@@ -11,7 +11,8 @@ from http.client import HTTPConnection, HTTPException, HTTPSConnection
 import json
 import socket
 import ssl
-from typing import Any, Callable, Dict, Optional
+import time
+from typing import Any, Callable, Dict, NamedTuple, Optional
 from urllib.parse import urlsplit
 
 from .errors import brief, clip
@@ -20,6 +21,14 @@ from .loop_thread import in_daemon_thread
 from .settings import Settings, SettingsError
 
 MAX_REPLY = 64 * 1024  # a registration answer is a few dozen bytes; more is not read
+
+
+class Exchange(NamedTuple):
+    """The answer's `Date` header, and when the request went out and the answer came in."""
+
+    date: Optional[str]
+    sent: float  # time.monotonic()
+    received: float
 
 
 def tls_context(settings: Settings) -> Optional[ssl.SSLContext]:
@@ -73,13 +82,17 @@ class Registration:
         # The token, never shown: an error page that echoes the request shows *** instead.
         self._secrets = tuple(value.split()[-1] for name, value in headers.items()
                               if name.lower() == 'authorization' and value.split())
+        self.exchange: Optional[Exchange] = None  # set by a successful post()
 
     def post(self, body: Dict[str, Any]) -> Dict[str, Any]:
         """POST `body` and return the JSON answer; raise RegistrationError on any failure."""
         try:
+            self._connection.connect()  # the exchange's times leave the TCP handshake out
+            sent = time.monotonic()
             self._connection.request('POST', self._path, json.dumps(body).encode(),
                                      self._headers)
             response = self._connection.getresponse()
+            received = time.monotonic()
             reply = response.read(MAX_REPLY + 1)
         except (OSError, HTTPException) as err:
             raise RegistrationError(clip(f'registration failed: {type(err).__name__}: {err}'
@@ -102,6 +115,7 @@ class Registration:
             answer = json.loads(reply or b'{}')
         except ValueError as err:
             raise RegistrationError(f'registration answer is not JSON: {err}') from None
+        self.exchange = Exchange(response.getheader('Date'), sent, received)
         return answer if isinstance(answer, dict) else {}
 
     def cancel(self) -> None:
@@ -127,11 +141,12 @@ def local_address(url: str) -> str:
 
 async def register(settings: Settings, headers: Dict[str, str],
                    context: Optional[ssl.SSLContext],
-                   registration: Callable[[], Dict[str, Any]]) -> None:
+                   registration: Callable[[], Dict[str, Any]]) -> Exchange:
     """
     Register the body `registration()` returns (its ip_address filled in when missing).
 
-    `open_timeout` bounds the whole request, however slowly the hub answers.
+    `open_timeout` bounds the whole request, however slowly the hub answers. Return the
+    exchange: the hub's `Date` and the request's times, evidence of the hub's clock.
     """
     def registration_body() -> Dict[str, Any]:
         body = registration()
@@ -148,3 +163,5 @@ async def register(settings: Settings, headers: Dict[str, str],
                                 f'({timeout:g} s)') from None
     finally:
         request.cancel()  # a request still running (timed out, or shutdown) ends now
+    assert request.exchange is not None  # post() returned
+    return request.exchange

@@ -4,7 +4,7 @@ import os
 import re
 import socket
 import stat
-from typing import List, Mapping, Optional, Sequence, Tuple
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -13,8 +13,12 @@ from pydantic import ValidationError, ValidationInfo
 
 from . import builtins
 from .env import ENV_OVERRIDES, env_overrides, read_env_file  # noqa: F401 - re-exported
-from .sources import SourceSettings, split_pairs, split_words  # noqa: F401 - re-exported
+from .sources import SourceSettings, split_pairs, split_values, split_words  # noqa: F401
 
+# Default max_age of motion rows: a velocity older than a second is not what the hub meant now,
+# and a navigation goal ten seconds late was sent into a stalled link.
+MOTION_MAX_AGE = 1.0
+GOAL_MAX_AGE = 10.0
 # Settings that are not ROS parameters: a secret must never be readable with `ros2 param`.
 NOT_PARAMETERS = ('hub_token', 'status_sources', 'commands')
 
@@ -92,8 +96,26 @@ class CommandSettings(BaseModel):
                          description='answers system_command (reboot, update, ...) as well')
     arguments: Tuple[Tuple[str, str], ...] = Field(
         default=(), description='hub_parameter=field.path pairs (default: same name)')
+    max_age: Optional[float] = Field(
+        default=None, ge=0.0, le=86400.0,
+        description="seconds from the hub's stamp after which the command is answered "
+                    f'expired and not run (0: no bound; unset: {MOTION_MAX_AGE:g} s for '
+                    f'Twist and TwistStamped topics, {GOAL_MAX_AGE:g} s for action goals, '
+                    'no bound otherwise)')
+    when_unsure: str = Field(
+        default='', pattern='^(|refuse|run)$',
+        description='what a command does when its age is not known within max_age: refuse '
+                    '(the default of motion rows) or run (the default otherwise)')
+    lease: float = Field(
+        default=0.0, ge=0.0, le=3600.0,
+        description='topic rows: seconds a published message holds; with no command to the '
+                    'row within it, the stop message is published once (0: no lease)')
+    stop: Tuple[Tuple[str, Any], ...] = Field(
+        default=(), description='field.path=value pairs of the stop message a lease ends with '
+                                '(JSON values; Twist types: the zero message)')
 
     _split_arguments = field_validator('arguments', mode='before')(split_pairs)
+    _split_stop = field_validator('stop', mode='before')(split_values)
 
     @model_validator(mode='after')
     def _one_target(self) -> 'CommandSettings':
@@ -102,7 +124,27 @@ class CommandSettings(BaseModel):
             raise ValueError('set exactly one of service, topic or action')
         if self.name in builtins.NAMES:
             raise ValueError(f'{self.name!r} is a built-in command')
+        if (self.lease or self.stop) and self.kind != 'topic':
+            raise ValueError('lease and stop are for topic rows')
+        if self.stop and not self.lease:
+            raise ValueError('stop is set without a lease')
+        if self.lease and not self.stop and not self.twist:
+            raise ValueError(f'a lease on {self.type} needs its stop message: '
+                             "stop: ['field.path=value', ...]")
+        motion = self.twist or self.kind == 'action'
+        if self.max_age is None:
+            default = MOTION_MAX_AGE if self.twist else GOAL_MAX_AGE if motion else 0.0
+            object.__setattr__(self, 'max_age', default)
+        if not self.when_unsure:
+            object.__setattr__(self, 'when_unsure', 'refuse' if motion else 'run')
         return self
+
+    @property
+    def twist(self) -> bool:
+        """Return whether the row publishes velocities (geometry_msgs Twist or TwistStamped)."""
+        package, _, name = self.type.partition('/')
+        return self.kind == 'topic' and package == 'geometry_msgs' and \
+            name.rpartition('/')[2] in ('Twist', 'TwistStamped') and name.count('/') <= 1
 
     @property
     def kind(self) -> str:

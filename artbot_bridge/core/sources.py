@@ -1,11 +1,13 @@
 """The `status_sources` table (one row per ROS topic that feeds robot_status) and its parsers."""
 
+import json
 import re
 from typing import Tuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _FLAT_KEY = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+_PATH = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$')
 # Keys of the hub's robot record: a stream source's frames must not overwrite them.
 _HUB_KEYS = frozenset((
     'robot_id', 'status', 'hostname', 'ip_address', 'system_info', 'capabilities', 'sources',
@@ -30,6 +32,23 @@ def split_pairs(value: object) -> object:
             if not sep or not _FLAT_KEY.match(key.strip()) or not path.strip():
                 raise ValueError(f"expected 'key=field.path', got {item!r}")
             pairs.append((key.strip(), path.strip()))
+        return tuple(pairs)
+    return value
+
+
+def split_values(value: object) -> object:
+    """Turn ['field.path=value', ...] into (('field.path', value), ...); JSON values, else text."""
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        pairs = []
+        for item in value:
+            path, sep, raw = item.partition('=')
+            if not sep or not _PATH.match(path.strip()) or not raw.strip():
+                raise ValueError(f"expected 'field.path=value', got {item!r}")
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                parsed = raw.strip()  # a word: a string field's value
+            pairs.append((path.strip(), parsed))
         return tuple(pairs)
     return value
 

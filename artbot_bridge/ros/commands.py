@@ -12,11 +12,12 @@ action client still races there (rclpy#1123). rclpy futures are bridged into asy
 that carry the command's timeout.
 """
 
-from typing import Dict
+from typing import Dict, List
 
 from rclpy.node import Node
 
-from .targets import CommandTarget, LogSink, make_target
+from .targets import CommandTarget, LogSink, make_target, TopicTarget
+from ..core.deadline import Deadline
 from ..core.dispatcher import Handler
 from ..core.settings import CommandSettings
 
@@ -32,3 +33,21 @@ class CommandRouter:
     def handlers(self) -> Dict[str, Handler]:
         """Return {action: handler} for every row of the table."""
         return {name: target.run for name, target in self.targets.items()}
+
+    def deadlines(self) -> Dict[str, Deadline]:
+        """Return {action: deadline} for the rows with a `max_age`."""
+        return {name: Deadline(target.spec.max_age or 0.0, target.spec.when_unsure == 'run')
+                for name, target in self.targets.items() if target.spec.max_age}
+
+    def end_leases(self, why: str) -> List[str]:
+        """End every running lease (loop thread); return the topics that got a stop message."""
+        return [target.topic_name for target in self._leased() if target.end_lease(why)]
+
+    @property
+    def lease_stops(self) -> int:
+        """Return how many stop messages the leases published (loop thread)."""
+        return sum(target.stops for target in self._leased())
+
+    def _leased(self) -> List[TopicTarget]:
+        return [target for target in self.targets.values()
+                if isinstance(target, TopicTarget) and target.spec.lease]

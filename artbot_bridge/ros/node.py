@@ -27,6 +27,7 @@ from .stream import qos as stream_qos, StreamForwarder
 from .telemetry import RobotTelemetry
 from .. import __version__
 from ..core.builtins import BuiltIns
+from ..core.clock import HubClock
 from ..core.dispatcher import Dispatcher
 from ..core.hub_client import HubClient
 from ..core.loop_thread import LoopThread, LoopThreadError
@@ -67,8 +68,9 @@ class BridgeNode(Node):
         self.logs = LogForwarder(self._loop.call_soon, lambda **entry: self.hub.log_entry(**entry),
                                  self.settings.log_rate, self.settings.hub_log_level,
                                  self.get_logger().name)
-        router = CommandRouter(self, self.settings.commands, self.logs.forward,
-                               self.settings.feedback_interval)
+        self.router = router = CommandRouter(self, self.settings.commands, self.logs.forward,
+                                             self.settings.feedback_interval)
+        self.hub_clock = HubClock()  # loop thread: fed by the link, read by the dispatcher
         # The built-ins run on the loop thread; self.hub, made below, is looked up when called.
         built_ins = BuiltIns(self.status_snapshot, self.logs.recent, lambda: self.hub.reconnect())
         specs = self.settings.commands
@@ -80,13 +82,14 @@ class BridgeNode(Node):
             per_minute=self.settings.max_commands_per_minute,
             max_running=self.settings.max_concurrent_commands,
             max_bytes=self.settings.max_response_bytes,
-            memory_age=self.settings.command_memory_age)
+            memory_age=self.settings.command_memory_age,
+            hub_clock=self.hub_clock, deadlines=router.deadlines())
         self.dispatcher.on_received = self._echo_command
         self.spool, pending = self._open_spool()
         telemetry = RobotTelemetry(self.board, self.settings.location)
         self.hub = HubClient(self.settings, telemetry, self._registration,
                              self.dispatcher.on_command, self._on_link, self.get_logger(),
-                             self.spool)
+                             self.spool, self.hub_clock)
         self.dispatcher.after_answer = self.hub.answered
         self.hub.running = lambda: self.dispatcher.ledger.running
         self.hub.outbox.preload(pending)
@@ -176,6 +179,7 @@ class BridgeNode(Node):
         if self._loop.is_running:
             try:
                 self._loop.run(self.dispatcher.drain(1.0), timeout=3.0)
+                self._loop.ask(lambda: self.router.end_leases('ended: the bridge is stopping'))
                 self._loop.run(self.hub.stop(), timeout=self.settings.close_timeout + 1.0)
                 self._run.result(timeout=2.0)
             except concurrent.futures.CancelledError:
@@ -219,8 +223,11 @@ class BridgeNode(Node):
         self._commands_pub.publish(String(data=text))  # model_dump_json: depth is bounded
 
     def _on_link(self, connected: bool) -> None:
+        stopped = [] if connected else self.router.end_leases('ended: the hub link dropped')
         if self.safety is not None:
             self.safety.link(connected)
+            for topic in stopped:  # the outage's stop on that topic is sent: not a second one
+                self.safety.stopped(topic)
         if connected != self._connected:
             self._connected = connected
             self._connected_pub.publish(Bool(data=connected))
@@ -233,6 +240,8 @@ class BridgeNode(Node):
         """Return what the loop thread owns: the link's state and counters (loop thread)."""
         return {'link': self.hub.snapshot(), 'commands_received': self.dispatcher.received,
                 'command_repeats': self.dispatcher.ledger.repeats,
+                'commands_expired': self.dispatcher.expired,
+                'lease_stops': self.router.lease_stops, **self.hub_clock.report(),
                 'log_lines_refused': self.logs.refused}
 
     # -- ROS side ---------------------------------------------------------------------------

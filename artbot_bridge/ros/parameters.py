@@ -37,7 +37,7 @@ def _descriptor(info: FieldInfo, dynamic: bool = False) -> ParameterDescriptor:
     low = next((m.ge for m in info.metadata if isinstance(m, annotated_types.Ge)), None)
     high = next((m.le for m in info.metadata if isinstance(m, annotated_types.Le)), None)
     if low is not None and high is not None:
-        if info.annotation is float:
+        if float in _types(info):
             descriptor.floating_point_range = [
                 FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
         elif info.annotation is int:
@@ -82,7 +82,7 @@ def _declare(node: Node, name: str, info: FieldInfo, value: Any) -> None:
     """Declare one parameter read-only with the value the bridge runs with."""
     if isinstance(value, tuple):
         value = list(value)
-    if info.annotation is float and isinstance(value, int) and not isinstance(value, bool):
+    if float in _types(info) and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     # An empty list has no element type for rclpy to infer: that one is typed by its value.
     dynamic = isinstance(value, list) and not value
@@ -91,14 +91,23 @@ def _declare(node: Node, name: str, info: FieldInfo, value: Any) -> None:
 
 def _no_boolean(name: str, info: FieldInfo, value: Any) -> None:
     """Refuse `true` for a number: the model would take it as 1 (`ping_interval:=true`)."""
-    numeric = {int, float} & {info.annotation, *get_args(info.annotation)}
+    numeric = {int, float} & _types(info)
     if isinstance(value, bool) and numeric:
         raise SettingsError(f"invalid parameter '{name}': expected a number, not a boolean "
                             f'(got {str(value).lower()})')
 
 
-def _row_value(given: Dict[str, Any], key: str, info: FieldInfo) -> Any:
-    return given[key] if key in given else info.default
+def _types(info: FieldInfo) -> Set[Any]:
+    """Return the field's type, and the types inside an Optional."""
+    return {info.annotation, *get_args(info.annotation)}
+
+
+def _row_value(given: Dict[str, Any], key: str, info: FieldInfo, row: BaseModel) -> Any:
+    """Return a row parameter's value as given, else the one the row runs with."""
+    if key in given:
+        return given[key]
+    value = getattr(row, key.rpartition('.')[2])
+    return info.default if isinstance(value, tuple) else value  # pairs: none given
 
 
 def untyped_parameter(node: Node, err: ValueError) -> Exception:
@@ -151,6 +160,7 @@ def declare_and_read(node: Node, environ: Optional[Dict[str, str]] = None) -> Se
     for name, info in top.items():
         _declare(node, name, info, getattr(settings, name))
     for table, model in TABLES:
+        resolved = {row.name: row for row in getattr(settings, table)}
         node.declare_parameter(table, [r['name'] for r in rows[table]], ParameterDescriptor(
             description=f'names of the {table.replace("_", " ")}; each has <name>.* '
                         'parameters', read_only=True, dynamic_typing=not rows[table]),
@@ -158,5 +168,5 @@ def declare_and_read(node: Node, environ: Optional[Dict[str, str]] = None) -> Se
         for row in rows[table]:
             for field, info in _fields(model, skip=('name',)).items():
                 key = f"{row['name']}.{field}"
-                _declare(node, key, info, _row_value(given, key, info))
+                _declare(node, key, info, _row_value(given, key, info, resolved[row['name']]))
     return settings

@@ -6,7 +6,9 @@ Optional and off by default (`safety_grace: 0`). Once per outage it publishes a 
 `safety_stop_service`, then reports what it did: a warning in the log, a counter in
 diagnostics, and a `log_entry` the hub receives once the link is back.
 
-Its state belongs to the ROS executor thread, which runs the check. The hub link's thread
+A motion lease that ends as the link drops sends its stop at once; the safety stop then sends
+no second one on that topic in the same outage. Its state belongs to the ROS executor thread,
+which runs the check. The hub link's thread
 only hands link changes over through a queue, so no interleaving of the two threads can
 leave it armed wrongly (a link that came back between the check's read and its write once
 kept the next outage from firing).
@@ -14,7 +16,7 @@ kept the next outage from firing).
 
 import queue
 import time
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional, Set, Tuple
 
 from geometry_msgs.msg import Twist
 from rclpy.node import Node
@@ -33,7 +35,9 @@ class SafetyStop:
         self._report = report
         self._down_since: Optional[float] = time.monotonic()  # no link yet at start-up
         self._fired = False
-        self._changes: 'queue.SimpleQueue[Tuple[bool, float]]' = queue.SimpleQueue()
+        # (connected, when) for a link change; (None, topic) for a lease's stop at link loss.
+        self._changes: 'queue.SimpleQueue[Tuple[Optional[bool], Any]]' = queue.SimpleQueue()
+        self._stopped: Set[str] = set()  # topics a lease stopped in this outage
         self.stops = 0
         self._publisher = node.create_publisher(Twist, settings.safety_stop_topic, 10) \
             if settings.safety_stop_topic else None
@@ -46,14 +50,21 @@ class SafetyStop:
         """Hand a link change over to the executor thread (any thread)."""
         self._changes.put((connected, time.monotonic()))
 
+    def stopped(self, topic: str) -> None:
+        """Note that a lease sent `topic` its stop as the link dropped (any thread)."""
+        self._changes.put((None, topic))
+
     def _take_changes(self) -> None:
         while True:
             try:
                 connected, at = self._changes.get_nowait()
             except queue.Empty:
                 return
-            if connected:
+            if connected is None:
+                self._stopped.add(at)
+            elif connected:
                 self._down_since, self._fired = None, False
+                self._stopped.clear()
             elif self._down_since is None:
                 self._down_since = at
 
@@ -66,8 +77,12 @@ class SafetyStop:
         self.stops += 1
         done = []
         if self._publisher is not None:
-            self._publisher.publish(Twist())
-            done.append(f'zero Twist on {self._publisher.topic_name}')
+            topic = self._publisher.topic_name
+            if topic in self._stopped:
+                done.append(f'{topic} already got its stop when a lease ended')
+            else:
+                self._publisher.publish(Twist())
+                done.append(f'zero Twist on {topic}')
         if self._client is not None:
             if self._client.service_is_ready():
                 self._client.call_async(Trigger.Request()).add_done_callback(self._answered)

@@ -8,6 +8,7 @@ where an rclpy call must be started on the executor thread, `_on_executor` hands
 """
 
 import asyncio
+import copy
 import time
 from typing import Any, Callable, Optional
 
@@ -91,7 +92,26 @@ class CommandTarget:
 
 
 class TopicTarget(CommandTarget):
-    """Publish one message; a topic is always there, and publishing never waits."""
+    """
+    Publish one message; a topic is always there, and publishing never waits.
+
+    With a `lease`, what was published holds for that long: a command to the row renews it,
+    and when none comes, the row's stop message is published once (a zero message for Twist
+    types). A lease also ends at once when the hub link drops, or the bridge stops. The
+    lease's timer lives on the hub link's loop, like the commands that renew it.
+    """
+
+    def __init__(self, node: Node, spec: CommandSettings, log: LogSink) -> None:
+        super().__init__(node, spec)
+        self._node = node
+        self._log = log
+        self._lease: Optional[asyncio.TimerHandle] = None
+        self.stops = 0  # stop messages published when a lease ended
+        if spec.lease:
+            try:
+                self.stop_message = fill_message(self.request_type(), dict(spec.stop))
+            except FieldError as err:
+                raise SettingsError(f"invalid parameter '{spec.name}.stop': {err}") from None
 
     def _request_type(self, interface: Any) -> Any:
         return interface if hasattr(interface, 'get_fields_and_field_types') else None
@@ -103,8 +123,35 @@ class TopicTarget(CommandTarget):
         """Publish the message built from the command (straight from the loop thread)."""
         message = self.request(command)
         self.entity.publish(message)
-        return True, {'message': f'published on {self.spec.topic}',
-                      'result': {'published': to_plain(message)}}
+        result = {'published': to_plain(message)}
+        if self.spec.lease:
+            if self._lease is not None:
+                self._lease.cancel()
+            self._lease = asyncio.get_running_loop().call_later(
+                self.spec.lease, self.end_lease, f'ran out ({self.spec.lease:g} s)')
+            result['lease'] = self.spec.lease
+        return True, {'message': f'published on {self.spec.topic}', 'result': result}
+
+    @property
+    def topic_name(self) -> str:
+        """Return the topic's full name, as the safety stop's publisher has it."""
+        return self.entity.topic_name
+
+    def end_lease(self, why: str) -> bool:
+        """Publish the stop message if a lease is running (loop thread); return whether so."""
+        if self._lease is None:
+            return False
+        self._lease.cancel()
+        self._lease = None
+        stop = copy.deepcopy(self.stop_message)
+        header = getattr(stop, 'header', None)
+        if header is not None and hasattr(header, 'stamp'):
+            header.stamp = self._node.get_clock().now().to_msg()
+        self.entity.publish(stop)
+        self.stops += 1
+        self._log('info', f'{self.spec.name}: lease {why}; stop message published on '
+                          f'{self.topic_name}', source='lease')
+        return True
 
 
 class _CallTarget(CommandTarget):
@@ -257,5 +304,5 @@ def make_target(node: Node, spec: CommandSettings, log: LogSink,
     if spec.kind == 'service':
         return ServiceTarget(node, spec)
     if spec.kind == 'topic':
-        return TopicTarget(node, spec)
+        return TopicTarget(node, spec, log)
     return ActionTarget(node, spec, log, feedback_interval)

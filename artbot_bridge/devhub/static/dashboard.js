@@ -419,9 +419,12 @@
 
   function renderEntry(entry) {
     const response = entry.response;
-    const kind = !response ? 'pending' : response.success === true ? 'ok' : 'failed';
+    // An answer `reason: expired` is a command that arrived too old and never ran.
+    const expired = response && response.data && response.data.reason === 'expired';
+    const kind = !response ? 'pending' : response.success === true ? 'ok'
+      : expired ? 'expired' : 'failed';
     entry.item.dataset.state = kind;
-    entry.state.textContent = kind;
+    entry.state.textContent = expired ? 'expired, not run' : kind;
     entry.action.textContent = entry.name ?? '(not from this page)';
     if (entry.sentAt !== null && entry.receivedAt !== null) {
       entry.latency.textContent = `${Math.round(entry.receivedAt - entry.sentAt)} ms`;
