@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable, Dict, Tuple
 
 import aiohttp
 from artbot_bridge.devhub import realhub
-from artbot_bridge.devhub.server import acceptance_error, frame_error
+from artbot_bridge.devhub.realhub import acceptance_error, frame_error
 from harness import HubHarness
 import pytest
 

@@ -3,11 +3,13 @@ The real hub's agent reader, ported: how a frame is read, and the messages it ha
 
 main.websocket_agent reads each frame as text, parses it as JSON and hands it to
 ConnectionManager.handle_agent_message; whatever raises there ends the reader (`ReaderDied`).
-`AgentReader` is the part of `HubState` that does this.
+`AgentReader` does this to the `HubState` it holds.
 """
 
 import json
 from typing import Any, Tuple, Union
+
+from .hubstate import HubState
 
 Outcome = Tuple[str, Any]
 
@@ -42,7 +44,10 @@ def parse_frame(frame: Union[str, bytes]) -> Any:
 
 
 class AgentReader:
-    """The agent socket's messages (main.websocket_agent, ConnectionManager): HubState's part."""
+    """The agent socket's messages (main.websocket_agent, ConnectionManager), read into a state."""
+
+    def __init__(self, state: HubState) -> None:
+        self.state = state
 
     def handle_agent_message(self, agent_id: str, message: Any) -> Outcome:
         """
@@ -55,16 +60,16 @@ class AgentReader:
         message_type = message.get('type')
         if message_type == 'heartbeat':
             data = message.get('data', {})
-            known = self.update_agent_heartbeat(agent_id, data)
+            known = self.state.update_agent_heartbeat(agent_id, data)
             return ('heartbeat' if known else 'heartbeat_ignored', data)
         elif message_type == 'robot_status':
             robot_data = message.get('data', {})
-            known = self.update_robot_status(agent_id, robot_data)
+            known = self.state.update_robot_status(agent_id, robot_data)
             robot_data.get('last_update')  # broadcast_robot_update reads it
             return ('robot_status' if known else 'robot_status_ignored', robot_data)
         elif message_type == 'log_entry':
             log_data = message.get('data', {})
-            stored = self.add_robot_log(agent_id, log_data)
+            stored = self.state.add_robot_log(agent_id, log_data)
             broadcast = {'type': 'log_message',
                          'data': {**log_data, 'robot_id': agent_id, 'source': 'robot'}}
             return ('log_entry', (stored, broadcast))

@@ -7,8 +7,14 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 
 from aiohttp import web
 
-from . import realhub
-from .hubstate import HubState
+from .agent_reader import describe
+from .command_service import CommandBook, STATUS_FLIPS
+from .connections import Connections
+from .dashboard import DashboardFeed
+from .events import EventLog
+from .gate import detail, TokenGate
+from .hubstate import HubState, utcnow
+from .request_bodies import command_errors, registration_errors
 
 # The real endpoints that send one fixed action, and how their 500 answer starts.
 ACTION_ENDPOINTS = {
@@ -21,13 +27,16 @@ INTERNAL_ERROR = 'Internal Server Error'  # what FastAPI answers when a route ra
 
 
 class HttpApi:
-    """The HTTP routes of /api (routers/agents.py, routers/robots.py): DevHub's part."""
+    """The HTTP routes of /api (routers/agents.py, routers/robots.py)."""
 
-    port: int
-    token: Optional[str]
-    state: HubState
-    zombies: Dict[str, str]
-    _system_info: Dict[str, Any]
+    def __init__(self, state: HubState, book: CommandBook, connections: Connections,
+                 feed: DashboardFeed, gate: TokenGate, events: EventLog) -> None:
+        self.state = state
+        self.book = book
+        self.connections = connections
+        self.feed = feed
+        self.gate = gate
+        self.events = events
 
     # -- answers ----------------------------------------------------------------------------
 
@@ -36,12 +45,9 @@ class HttpApi:
         try:
             text = json.dumps(content, ensure_ascii=False, allow_nan=False)
         except (ValueError, TypeError, RecursionError) as exc:
-            self._event('api_error', error=realhub.describe(exc))
+            self.events.record('api_error', error=describe(exc))
             return web.Response(status=500, text=INTERNAL_ERROR)
         return web.Response(status=status, text=text, content_type='application/json')
-
-    def _detail(self, status: int, detail: Any) -> web.Response:
-        return web.json_response({'detail': detail}, status=status)
 
     async def _json_body(self, request: web.Request, default: Any = None) -> Any:
         """Return the parsed body, `default` when empty; raise a 422 on invalid JSON."""
@@ -58,56 +64,47 @@ class HttpApi:
 
     # -- HTTP: agents -----------------------------------------------------------------------
 
-    def _refused(self, request: web.Request) -> Optional[web.Response]:
-        """Return a 401 answer when a token is required and not given."""
-        if self.token is None or request.headers.get('Authorization') == f'Bearer {self.token}':
-            return None
-        self._event('refused', path=request.path,
-                    has_header='Authorization' in request.headers)
-        return self._detail(401, 'not authenticated')
-
-    async def _register(self, request: web.Request) -> web.Response:
+    async def register_agent(self, request: web.Request) -> web.Response:
         """POST /api/agents/register (routers/agents.register_agent)."""
-        refused = self._refused(request)
+        refused = self.gate.refused(request)
         if refused is not None:
             return refused
         body = await self._json_body(request)
-        errors = realhub.registration_errors(body)
+        errors = registration_errors(body)
         if errors:
-            self._event('register_refused', body=body, errors=errors,
-                        agent_id=body.get('agent_id') if isinstance(body, dict) else None)
-            return self._detail(422, errors)
+            self.events.record('register_refused', body=body, errors=errors,
+                               agent_id=body.get('agent_id') if isinstance(body, dict) else None)
+            return detail(422, errors)
         agent_id = body['agent_id']
         self.state.register_agent(agent_id, {
             'hostname': body['hostname'], 'ip_address': body['ip_address'],
             'system_info': body['system_info'], 'robot_info': body.get('robot_info', {})})
-        self._system_info[agent_id] = body['system_info']
-        self.zombies.pop(agent_id, None)
-        self._event('register', agent_id=agent_id, body=body)
-        await self._robot_update(agent_id)
+        self.connections.registered(agent_id)
+        self.events.record('register', agent_id=agent_id, body=body)
+        await self.feed.registered(agent_id, body['system_info'])
         return web.json_response({'message': f'Agent {agent_id} registered successfully',
                                   'agent_id': agent_id, 'status': 'registered'})
 
-    async def _http_heartbeat(self, request: web.Request) -> web.Response:
+    async def http_heartbeat(self, request: web.Request) -> web.Response:
         """POST /api/agents/{id}/heartbeat (routers/agents.agent_heartbeat): errors are 500s."""
         agent_id = request.match_info['agent_id']
         data = await self._json_body(request, default={})
         if not isinstance(data, dict):
-            return self._detail(422, [{'type': 'dict_type', 'loc': ['body'],
-                                       'msg': 'Input should be a valid dictionary'}])
-        self._event('http_heartbeat', agent_id=agent_id, data=data)
+            return detail(422, [{'type': 'dict_type', 'loc': ['body'],
+                                 'msg': 'Input should be a valid dictionary'}])
+        self.events.record('http_heartbeat', agent_id=agent_id, data=data)
         try:
             known = self.state.update_agent_heartbeat(agent_id, data)
         except Exception as exc:
-            self._event('http_heartbeat_failed', agent_id=agent_id, error=realhub.describe(exc))
-            return self._detail(500, f'Heartbeat processing failed: {exc}')
-        await self._after(agent_id, ('heartbeat' if known else 'heartbeat_ignored', data))
+            self.events.record('http_heartbeat_failed', agent_id=agent_id, error=describe(exc))
+            return detail(500, f'Heartbeat processing failed: {exc}')
+        await self.feed.after(agent_id, ('heartbeat' if known else 'heartbeat_ignored', data))
         return web.json_response({'message': 'Heartbeat received', 'agent_id': agent_id,
-                                  'timestamp': realhub.utcnow()})
+                                  'timestamp': utcnow()})
 
     # -- HTTP: operators --------------------------------------------------------------------
 
-    async def _list_robots(self, request: web.Request) -> web.Response:
+    async def list_robots(self, request: web.Request) -> web.Response:
         """GET /api/robots (routers/robots.get_all_robots)."""
         return self._answer({'robots': list(self.state.robots.values()),
                              'total': len(self.state.robots),
@@ -120,27 +117,27 @@ class HttpApi:
                                    content_type='application/json')
         return robot
 
-    async def _get_robot(self, request: web.Request) -> web.Response:
+    async def get_robot(self, request: web.Request) -> web.Response:
         """GET /api/robots/{id} (routers/robots.get_robot): the record itself."""
         return self._answer(self._robot_or_404(request.match_info['robot_id']))
 
-    async def _get_logs(self, request: web.Request) -> web.Response:
+    async def get_logs(self, request: web.Request) -> web.Response:
         """GET /api/robots/{id}/logs?limit=&level= (LoggingService.get_robot_logs)."""
         robot_id = request.match_info['robot_id']
         try:
             limit = int(request.query.get('limit', '100'))
         except ValueError:
-            return self._detail(422, [{'type': 'int_parsing', 'loc': ['query', 'limit'],
-                                       'msg': 'Input should be a valid integer'}])
+            return detail(422, [{'type': 'int_parsing', 'loc': ['query', 'limit'],
+                                 'msg': 'Input should be a valid integer'}])
         self._robot_or_404(robot_id)
         try:
             logs = self.state.get_robot_logs(robot_id, limit, request.query.get('level'))
         except TypeError as exc:  # timestamps that do not compare: the hub's sort raises
-            self._event('api_error', robot_id=robot_id, error=realhub.describe(exc))
+            self.events.record('api_error', robot_id=robot_id, error=describe(exc))
             return web.Response(status=500, text=INTERNAL_ERROR)
         return self._answer({'robot_id': robot_id, 'logs': logs, 'total': len(logs)})
 
-    async def _get_metrics(self, request: web.Request) -> web.Response:
+    async def get_metrics(self, request: web.Request) -> web.Response:
         """GET /api/robots/{id}/metrics (routers/robots.get_robot_metrics)."""
         robot_id = request.match_info['robot_id']
         robot = self._robot_or_404(robot_id)
@@ -158,9 +155,9 @@ class HttpApi:
         agent_data = None if not agent else {key: agent.get(key) for key in
                                              ('hostname', 'last_seen', 'system_info')}
         return self._answer({'robot_id': robot_id, 'core_metrics': core,
-                             'agent_data': agent_data, 'timestamp': realhub.utcnow()})
+                             'agent_data': agent_data, 'timestamp': utcnow()})
 
-    async def _command(self, request: web.Request) -> web.Response:
+    async def send_command(self, request: web.Request) -> web.Response:
         """
         POST /api/robots/{id}/command {"action", "parameters"[, "command_id"]}.
 
@@ -172,22 +169,23 @@ class HttpApi:
         except ValueError:
             delay = math.nan
         if not 0 <= delay <= 86400:
-            return self._detail(422, [{'type': 'float_type', 'loc': ['query', 'delay'],
-                                       'msg': 'delay must be a number of seconds, 0 to 86400'}])
+            return detail(422, [{'type': 'float_type', 'loc': ['query', 'delay'],
+                                 'msg': 'delay must be a number of seconds, 0 to 86400'}])
         body = await self._json_body(request)
-        errors = realhub.command_errors(body)
+        errors = command_errors(body)
         if not errors and 'command_id' in body and not isinstance(body['command_id'], str):
             errors = [{'type': 'string_type', 'loc': ['body', 'command_id'],
                        'msg': 'Input should be a valid string'}]
         if errors:
-            return self._detail(422, errors)
-        stamp = realhub.utcnow(time.time() - delay) if delay else None
+            return detail(422, errors)
+        stamp = utcnow(time.time() - delay) if delay else None
         return await self._deliver(request.match_info['robot_id'], body['action'],
                                    body.get('parameters', {}), 'Failed to send command',
                                    body.get('command_id'), stamp)
 
-    def _action_endpoint(self, action: str,
-                         failure: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    def action_endpoint(self, action: str,
+                        failure: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """Return the handler of an endpoint that sends one fixed action (ACTION_ENDPOINTS)."""
         async def handler(request: web.Request) -> web.Response:
             return await self._deliver(request.match_info['robot_id'], action, {}, failure)
         return handler
@@ -198,39 +196,18 @@ class HttpApi:
         """Send a command as routers/robots.py and RobotManager.send_command_to_robot do."""
         robot = self._robot_or_404(robot_id)
         if robot.get('status') != 'online':
-            self._event('command_refused', agent_id=robot_id, action=action,
-                        status=robot.get('status'))
-            return self._detail(400, f'Robot {robot_id} is not online')
-        command = self.state.new_command(robot_id, action, parameters, command_id, timestamp)
-        if not await self._send_to_agent(robot_id, command):
-            error = self.state.command_undelivered(command)
-            self._event('command_failed', agent_id=robot_id, command=command, error=error)
-            return self._detail(500, f'{failure}: {error}')
-        self.state.command_delivered(command)
-        self._event('command_sent', agent_id=robot_id, command=command)
-        if action in realhub.STATUS_FLIPS:
-            await self._robot_update(robot_id)
+            self.events.record('command_refused', agent_id=robot_id, action=action,
+                               status=robot.get('status'))
+            return detail(400, f'Robot {robot_id} is not online')
+        command = self.book.new_command(robot_id, action, parameters, command_id, timestamp)
+        if not await self.connections.send(robot_id, command):
+            error = self.book.command_undelivered(command)
+            self.events.record('command_failed', agent_id=robot_id, command=command, error=error)
+            return detail(500, f'{failure}: {error}')
+        self.book.command_delivered(command)
+        self.events.record('command_sent', agent_id=robot_id, command=command)
+        if action in STATUS_FLIPS:
+            await self.feed.robot_update(robot_id)
         return web.json_response({'success': True, 'command_id': command['command_id'],
                                   'robot_id': robot_id, 'status': 'sent',
                                   'message': f'Command {action} sent to robot {robot_id}'})
-
-    async def _index(self, request: web.Request) -> web.Response:
-        lines = [f'Artbot local hub on port {self.port}', '',
-                 'GET  /                                    the live dashboard (HTML)',
-                 'GET  /api                                 this text',
-                 'POST /api/agents/register                 {"agent_id", "hostname", '
-                 '"ip_address", "system_info", "robot_info"}',
-                 'POST /api/agents/{id}/heartbeat           the flat heartbeat dict',
-                 'WS   /ws/agent/{id}                       the agent socket',
-                 'GET  /api/robots                          {"robots": [...], "total", "online"}',
-                 'GET  /api/robots/{id}                     one robot record',
-                 'GET  /api/robots/{id}/metrics             the core metrics',
-                 'GET  /api/robots/{id}/logs?level=&limit=  the robot logs, newest first',
-                 'POST /api/robots/{id}/command             {"action": ..., "parameters": {...}}',
-                 *[f'POST /api/robots/{{id}}/{path:<27}sends {action}'
-                   for path, (action, _) in ACTION_ENDPOINTS.items()],
-                 "WS   /ws/dashboard                        the real hub's feed: robot_update, "
-                 'command_response, log_message',
-                 "WS   /ws/devhub                           the dashboard page's feed: whole "
-                 'records']
-        return web.Response(text='\n'.join(lines) + '\n')

@@ -12,10 +12,14 @@ import asyncio
 from importlib import resources
 import json
 import math
-from typing import Any, Dict, List, Set
+import time
+from typing import Any, Dict, Set
 
 from aiohttp import web
 
+from .agent_reader import Outcome
+from .connections import Connections
+from .events import EventLog
 from .health import heartbeat_update
 from .hubstate import HubState
 from .realhub import api_error
@@ -41,30 +45,53 @@ DASHBOARD_HEADERS = {
 
 
 class DashboardFeed:
-    """The dashboard's routes and broadcasts: DevHub's part."""
+    """The dashboards' sockets, the page and its files, and what is broadcast to them."""
 
-    state: HubState
-    ping_interval: float
-    dashboards: Set[web.WebSocketResponse]
-    feeds: Set[web.WebSocketResponse]
-    sockets: Dict[str, List[web.WebSocketResponse]]
-    zombies: Dict[str, str]
-    _system_info: Dict[str, Any]
+    def __init__(self, state: HubState, connections: Connections, events: EventLog,
+                 ping_interval: float) -> None:
+        self.state = state
+        self.connections = connections  # read only, for the page's view of each robot
+        self.events = events
+        self.ping_interval = ping_interval
+        self.dashboards: Set[web.WebSocketResponse] = set()  # the page's sockets (/ws/devhub)
+        self.feeds: Set[web.WebSocketResponse] = set()  # the real hub's feed (/ws/dashboard)
+        self.system_info: Dict[str, Any] = {}  # for the page, kept after a disconnect
 
-    async def _broadcast(self, message: Dict[str, Any]) -> None:
-        """Send to every dashboard; never raises (a dashboard never harms an agent's reader)."""
-        if not self.dashboards:
+    # -- after each message -----------------------------------------------------------------
+
+    async def after(self, agent_id: str, outcome: Outcome) -> None:
+        """Do the local hub's own part after a message was handled: bookkeeping, dashboards."""
+        kind, payload = outcome
+        await self._feed_after(agent_id, kind, payload)
+        if kind == 'heartbeat':
+            robot = self.state.robots.get(agent_id)
+            if robot is not None:  # always, for a registered agent
+                robot['last_heartbeat'] = time.time()
+            await self.robot_update(agent_id)
+        elif kind == 'robot_status':
+            await self.robot_update(agent_id)
+        elif kind == 'log_entry':
+            await self._broadcast(payload[1])
+        elif kind == 'command_response':
+            await self._broadcast(payload)
+        else:
+            self.events.record(kind, agent_id=agent_id)
+
+    async def registered(self, agent_id: str, system_info: Any) -> None:
+        """Keep a registered agent's system_info for the page, and show its fresh record."""
+        self.system_info[agent_id] = system_info
+        await self.robot_update(agent_id)
+
+    async def robot_update(self, robot_id: str) -> None:
+        """Send the robot's whole record, and the hub's view of it, to every page."""
+        record = self.state.robots.get(robot_id)
+        if record is None or not self.dashboards:
             return
-        try:
-            text = dashboard_json(message)
-        except Exception as exc:  # e.g. nesting too deep to encode
-            self._event('broadcast_failed', type=message.get('type'), error=repr(exc))
-            return
-        for ws in list(self.dashboards):
-            try:
-                await ws.send_str(text)
-            except (ConnectionError, RuntimeError):
-                self.dashboards.discard(ws)
+        await self._broadcast({'type': 'robot_update', 'robot_id': robot_id, 'data': record,
+                               'timestamp': record.get('last_update'),
+                               'devhub': self._view(robot_id)})
+
+    # -- the real hub's feed (/ws/dashboard) -------------------------------------------------
 
     async def _to_feeds(self, message: Dict[str, Any]) -> None:
         """Send to every feed client in turn, as the hub does (a failed one leaves the list)."""
@@ -73,7 +100,7 @@ class DashboardFeed:
             try:
                 await ws.send_str(text)
             except Exception as exc:
-                self._event('feed_failed', error=repr(exc))
+                self.events.record('feed_failed', error=repr(exc))
                 self.feeds.discard(ws)
 
     async def _feed_after(self, agent_id: str, kind: str, payload: Any) -> None:
@@ -94,7 +121,7 @@ class DashboardFeed:
         elif kind == 'command_response':
             await self._to_feeds(payload)
 
-    async def _feed_socket(self, request: web.Request) -> web.WebSocketResponse:
+    async def feed_socket(self, request: web.Request) -> web.WebSocketResponse:
         """WS /ws/dashboard (main.websocket_dashboard): accept, read and ignore, until closed."""
         ws = web.WebSocketResponse(heartbeat=self.ping_interval)
         await ws.prepare(request)
@@ -106,32 +133,44 @@ class DashboardFeed:
             self.feeds.discard(ws)
         return ws
 
+    # -- the page (/, /static, /ws/devhub) ---------------------------------------------------
+
+    async def _broadcast(self, message: Dict[str, Any]) -> None:
+        """Send to every page; never raises (a dashboard never harms an agent's reader)."""
+        if not self.dashboards:
+            return
+        try:
+            text = dashboard_json(message)
+        except Exception as exc:  # e.g. nesting too deep to encode
+            self.events.record('broadcast_failed', type=message.get('type'), error=repr(exc))
+            return
+        for ws in list(self.dashboards):
+            try:
+                await ws.send_str(text)
+            except (ConnectionError, RuntimeError):
+                self.dashboards.discard(ws)
+
     def _view(self, robot_id: str) -> Dict[str, Any]:
         """Return what the dashboard shows beside the record: the hub's own view of it."""
         record = self.state.robots.get(robot_id)
         return {
             'registered': robot_id in self.state.agents,
-            'sockets': len(self.sockets.get(robot_id, [])),
-            'zombie': self.zombies.get(robot_id),
+            'sockets': self.connections.count(robot_id),
+            'zombie': self.connections.zombies.get(robot_id),
             'api_error': api_error(record),
-            'system_info': self._system_info.get(robot_id),
+            'system_info': self.system_info.get(robot_id),
         }
 
-    async def _robot_update(self, robot_id: str) -> None:
-        record = self.state.robots.get(robot_id)
-        if record is None or not self.dashboards:
-            return
-        await self._broadcast({'type': 'robot_update', 'robot_id': robot_id, 'data': record,
-                               'timestamp': record.get('last_update'),
-                               'devhub': self._view(robot_id)})
-
-    async def _dashboard(self, request: web.Request) -> web.Response:
+    async def page(self, request: web.Request) -> web.Response:
+        """GET /: the dashboard page."""
         return static_response('index.html')
 
-    async def _static(self, request: web.Request) -> web.Response:
+    async def static_file(self, request: web.Request) -> web.Response:
+        """GET /static/{name}: one of the page's files."""
         return static_response(request.match_info['name'])
 
-    async def _dashboard_socket(self, request: web.Request) -> web.WebSocketResponse:
+    async def page_socket(self, request: web.Request) -> web.WebSocketResponse:
+        """WS /ws/devhub: a snapshot of every robot, then each update as it happens."""
         ws = web.WebSocketResponse(heartbeat=self.ping_interval)
         await ws.prepare(request)
         self.dashboards.add(ws)
@@ -141,7 +180,7 @@ class DashboardFeed:
         try:
             await ws.send_str(dashboard_json({'type': 'robots', 'robots': robots}))
         except Exception as exc:
-            self._event('broadcast_failed', type='robots', error=repr(exc))
+            self.events.record('broadcast_failed', type='robots', error=repr(exc))
         try:
             async for _ in ws:
                 pass

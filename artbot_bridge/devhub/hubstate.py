@@ -1,10 +1,18 @@
-"""The real hub's in-memory registries (robots, agents, logs) and the code that changes them."""
+"""
+The real hub's in-memory registries (robots, agents, logs, health, commands), ported.
+
+The Artbot Control Hub (FastAPI, `backend/app/` of itsjustmahmoud/artbot-control-hub) keeps
+all of these in memory, one service each. `HubState` is the local hub's one state object: it
+owns them all, and repeats the real code that changes them statement for statement, with the
+same Python semantics, so whatever raises in the real hub raises here too (a bool is an int
+and passes, None or a string raises, a huge integer overflows). Each method names the real
+code it mirrors. The services that act on it hold it: `agent_reader.AgentReader` (a frame from
+an agent) and `command_service.CommandBook` (a command to one).
+"""
 
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
-from .agent_reader import AgentReader
-from .command_service import CommandBook
 from .health import calculate_health_score, determine_health_status, health_entry
 from .health import HEALTH_TRIGGER_KEYS, heartbeat_update
 
@@ -18,7 +26,7 @@ def utcnow(at: Optional[float] = None) -> str:
     return moment.replace(tzinfo=None).isoformat()
 
 
-class HubState(AgentReader, CommandBook):
+class HubState:
     """The hub's in-memory registries and the code that changes them, as in the real hub."""
 
     def __init__(self, clock: Callable[[], str] = utcnow) -> None:
@@ -29,7 +37,7 @@ class HubState(AgentReader, CommandBook):
         self.system_logs: List[Dict[str, Any]] = []  # LoggingService.system_logs
         self.health_checks: Dict[str, Dict[str, Any]] = {}  # HealthMonitoringService
         self.command_history: Dict[str, List[Dict[str, Any]]] = {}  # CommandService
-        self.pending_commands: Dict[str, Dict[str, Any]] = {}
+        self.pending_commands: Dict[str, Dict[str, Any]] = {}  # CommandService
 
     # -- robots and agents ------------------------------------------------------------------
 
@@ -166,6 +174,30 @@ class HubState(AgentReader, CommandBook):
         return [robot for robot in self.robots.values()
                 if (now - datetime.fromisoformat(robot['last_update'])).total_seconds() < 300
                 and robot['status'] != 'offline']
+
+    # -- commands (services/command_service.py) ----------------------------------------------
+
+    def record_command(self, command_data: Mapping[str, Any]) -> None:
+        """Keep a copy of a new command in history and pending (send_command_to_robot)."""
+        self.command_history.setdefault(command_data['robot_id'], []).append(dict(command_data))
+        self.pending_commands[command_data['command_id']] = dict(command_data)
+
+    def update_command_status(self, command_id: str, status: str,
+                              error: Optional[str] = None) -> None:
+        """Update a command in history and pending (CommandService._update_command_status)."""
+        command = self.pending_commands.get(command_id)
+        if not command:
+            return
+        for cmd in self.command_history.get(command['robot_id'], []):
+            if cmd['command_id'] == command_id:
+                cmd['status'] = status
+                cmd['completed_at'] = self.clock()
+                if error:
+                    cmd['error'] = error
+                break
+        command['status'] = status
+        if error:
+            command['error'] = error
 
     # -- logs (services/logging_service.py) --------------------------------------------------
 

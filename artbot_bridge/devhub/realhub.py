@@ -1,31 +1,18 @@
 """
-The real hub's bookkeeping, ported: what it stores, and where its agent reader dies.
+Whether the real hub survives a message or a value, told in advance by its ported code.
 
-The Artbot Control Hub (FastAPI, `backend/app/` of itsjustmahmoud/artbot-control-hub) keeps
-robots, agents and logs in memory and runs arithmetic on what agents send. `HubState` repeats
-that code statement for statement, with the same Python semantics, so whatever raises in the
-real hub raises here too: a bool is an int and passes, None or a string raises, a huge integer
-overflows. Each method names the real code it mirrors.
-
-The port is split by the real hub's services: `hubstate` (the registries: robot and agent
-records, logs), `command_service`, `health` (the heartbeat copy and the health score),
-`agent_reader` (how a frame is read and handled) and `request_bodies`; every name is importable
-from here. These modules are pure (standard library only, no aiohttp), so the bridge's tests
-can import them cheaply: `acceptance_error(kind, data)` and `frame_error(frame)` tell whether
-the real hub's reader survives a message, `api_error(value)` whether its robot API can still
-answer once a value is in a robot record.
+The bridge's tests import these cheaply (standard library only, no aiohttp):
+`acceptance_error(kind, data)` and `frame_error(frame)` tell whether the real hub's agent
+reader survives a message, `api_error(value)` whether its robot API can still answer once a
+value is in a robot record. Each runs the local hub's port of the real code (`hubstate`,
+`agent_reader`) on a probe: a state of its own with one registered agent.
 """
 
 import json
 from typing import Any, Optional, Union
 
-from .agent_reader import AgentReader, describe, Outcome, parse_frame, ReaderDied  # noqa: F401
-from .command_service import CommandBook, STATUS_FLIPS  # noqa: F401
-from .health import calculate_health_score, determine_health_status  # noqa: F401
-from .health import health_entry, HEALTH_KEYS, HEALTH_TRIGGER_KEYS  # noqa: F401
-from .health import HEARTBEAT_KEYS, heartbeat_update  # noqa: F401
-from .hubstate import HubState, MAX_ROBOT_LOGS, MAX_SYSTEM_LOGS, utcnow  # noqa: F401
-from .request_bodies import _field_errors, command_errors, registration_errors  # noqa: F401
+from .agent_reader import AgentReader, describe, ReaderDied
+from .hubstate import HubState
 
 PROBE_ID = 'probe'  # the registered agent that acceptance_error and frame_error speak for
 
@@ -44,12 +31,12 @@ def api_error(value: Any) -> Optional[str]:
     return None
 
 
-def probe() -> HubState:
-    """Return a hub with one registered agent, PROBE_ID, and its fresh robot record."""
+def probe() -> AgentReader:
+    """Return the reader of a hub with one registered agent, PROBE_ID, and its fresh record."""
     state = HubState()
     state.register_agent(PROBE_ID, {'hostname': PROBE_ID, 'ip_address': '127.0.0.1',
                                     'system_info': {}, 'robot_info': {}})
-    return state
+    return AgentReader(state)
 
 
 def acceptance_error(kind: str, data: Any) -> Optional[str]:

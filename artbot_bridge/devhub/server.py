@@ -1,7 +1,7 @@
 """
 A local stand-in for the Artbot Control Hub, for demos and tests: aiohttp, one port.
 
-It runs the real hub's own bookkeeping (`realhub.HubState`, ported from the hub's backend) and
+It runs the real hub's own bookkeeping (`hubstate.HubState`, ported from the hub's backend) and
 is as harsh as the real hub wherever an agent has to survive it:
 
 - **Reader death (a zombie).** The reader of an agent socket dies on a frame that is not a
@@ -13,7 +13,7 @@ is as harsh as the real hub wherever an agent has to survive it:
   the agent. As uvicorn 0.24 with websockets 12 do, the socket goes on reading (and answering
   pings) for ZOMBIE_READS more frames, which nobody handles, then reads nothing more, until
   the keepalive ends it. `acceptance_error` tells in advance.
-- A heartbeat copies only the nine keys of `realhub.HEARTBEAT_KEYS` into the robot record and
+- A heartbeat copies only the nine keys of `health.HEARTBEAT_KEYS` into the robot record and
   is ignored unless the agent is registered; robot_status is merged as-is into an existing
   record, with no registration check (`"status": "online"` brings a robot back).
 - Registration needs agent_id, hostname, ip_address (strings) and system_info (an object),
@@ -42,88 +42,159 @@ a hub restart forgets everything but `events`; `GET /` serves a live
 dashboard (static files in `static/`) that shows the record as the hub's robot card does.
 Everything the hub sees is appended to `events` so that tests can assert on order.
 
-`DevHub` is put together from one part per concept: `api.HttpApi` (the HTTP routes),
-`agent_sockets.AgentSockets` (the agent sockets and the connection table) and
-`dashboard.DashboardFeed` (the page, its files and the live feed); this module holds the
-lifecycle and the event log, and every name the parts define is importable from here.
+How it is put together: `compose()` below is the one place where the parts meet. One state
+object, `hubstate.HubState`, owns the hub's registries (robots, agents, logs, health checks,
+commands). The parts each hold what they need, given to their constructors:
+`agent_reader.AgentReader` and `command_service.CommandBook` hold the state;
+`connections.Connections` is the connection table (which sockets, which readers died);
+`dashboard.DashboardFeed` (the page, its files and both feeds) holds the state and the table;
+`api.HttpApi` (the HTTP routes) and `agent_sockets.AgentSockets` (the agent sockets) hold the
+state, their service, the table and the feed; both share `gate.TokenGate` and every part
+records into the one `events.EventLog`. `DevHub` holds the options, the event log and the
+running server; each start and each stop composes a fresh hub.
 """
 
 import asyncio
-import json
+from dataclasses import dataclass
 import ssl
-import time
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 
 from aiohttp import web, WSCloseCode
 
-from . import realhub
-from .agent_sockets import AgentSockets, MAX_FRAME  # noqa: F401
-from .api import ACTION_ENDPOINTS, HttpApi, INTERNAL_ERROR  # noqa: F401
-from .dashboard import _finite, DASHBOARD_HEADERS, dashboard_json, DASHBOARD_LOGS  # noqa: F401
-from .dashboard import DashboardFeed, STATIC_FILES, static_response  # noqa: F401
-from .realhub import acceptance_error, api_error, frame_error, HubState  # noqa: F401
+from .agent_reader import AgentReader
+from .agent_sockets import AgentSockets
+from .api import ACTION_ENDPOINTS, HttpApi
+from .command_service import CommandBook
+from .connections import Connections
+from .dashboard import DashboardFeed
+from .events import EventLog
+from .gate import TokenGate
+from .hubstate import HubState
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class DevHub(HttpApi, AgentSockets, DashboardFeed):
+@dataclass(frozen=True)
+class Parts:
+    """One composed hub: the state, and the parts that hold it."""
+
+    state: HubState
+    connections: Connections
+    feed: DashboardFeed
+    api: HttpApi
+    agent_sockets: AgentSockets
+
+
+def compose(events: EventLog, ping_interval: float, token: Optional[str] = None,
+            close_on_connect: Optional[int] = None) -> Parts:
+    """Build a fresh hub: each part gets what it holds through its constructor."""
+    state = HubState()
+    connections = Connections(events)
+    gate = TokenGate(token, events)
+    feed = DashboardFeed(state, connections, events, ping_interval)
+    api = HttpApi(state, CommandBook(state), connections, feed, gate, events)
+    agent_sockets = AgentSockets(state, AgentReader(state), connections, feed, gate, events,
+                                 ping_interval, close_on_connect)
+    return Parts(state, connections, feed, api, agent_sockets)
+
+
+def application(parts: Parts, index: Handler) -> web.Application:
+    """Return the routes of one composed hub, as the real hub's (and the page's)."""
+    api, feed = parts.api, parts.feed
+    app = web.Application()
+    add = app.router.add_route
+    add('POST', '/api/agents/register', api.register_agent)
+    add('POST', '/api/agents/{agent_id}/heartbeat', api.http_heartbeat)
+    add('GET', '/ws/agent/{agent_id}', parts.agent_sockets.handle)
+    add('GET', '/ws/dashboard', feed.feed_socket)
+    add('GET', '/ws/devhub', feed.page_socket)
+    add('GET', '/api/robots', api.list_robots)
+    add('GET', '/api/robots/', api.list_robots)
+    add('GET', '/api/robots/{robot_id}', api.get_robot)
+    add('GET', '/api/robots/{robot_id}/logs', api.get_logs)
+    add('GET', '/api/robots/{robot_id}/metrics', api.get_metrics)
+    add('POST', '/api/robots/{robot_id}/command', api.send_command)
+    for path, (action, failure) in ACTION_ENDPOINTS.items():
+        add('POST', f'/api/robots/{{robot_id}}/{path}', api.action_endpoint(action, failure))
+    add('GET', '/api', index)
+    add('GET', '/', feed.page)
+    add('GET', '/static/{name}', feed.static_file)
+
+    async def close_sockets(app: web.Application) -> None:
+        for ws in list(parts.connections.open) + list(feed.dashboards) + list(feed.feeds):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b'hub shutting down')
+    app.on_shutdown.append(close_sockets)
+    return app
+
+
+class DevHub:
     """The local hub: HTTP API, agent sockets and dashboard sockets on one port."""
 
     def __init__(self, host: str = '127.0.0.1', port: int = 8000,
                  ping_interval: float = 20.0, verbose: bool = False,
                  ssl_context: Optional[ssl.SSLContext] = None,
-                 token: Optional[str] = None) -> None:
+                 token: Optional[str] = None, close_on_connect: Optional[int] = None) -> None:
         self.host = host
-        self.verbose = verbose
-        self.ssl_context = ssl_context
-        self.token = token  # when set, agents must send `Authorization: Bearer <token>`
         self.port = port
         self.ping_interval = ping_interval
-        self.events: List[Dict[str, Any]] = []
-        self.state = HubState()
-        # The connection table (ConnectionManager.active_connections['agent:<id>']).
-        self.sockets: Dict[str, List[web.WebSocketResponse]] = {}
-        self.dashboards: Set[web.WebSocketResponse] = set()  # the page's sockets (/ws/devhub)
-        self.feeds: Set[web.WebSocketResponse] = set()  # the real hub's feed (/ws/dashboard)
-        self.zombies: Dict[str, str] = {}  # agent id -> why its last reader died
-        self.close_on_connect: Optional[int] = None  # a close code: accept, then close at once
-        self._agent_sockets: Set[web.WebSocketResponse] = set()  # open ones, zombies too
-        self._system_info: Dict[str, Any] = {}  # for the dashboard, kept after a disconnect
+        self.ssl_context = ssl_context
+        self.token = token  # when set, agents must send `Authorization: Bearer <token>`
+        self.close_on_connect = close_on_connect  # a close code: accept, then close at once
+        self.event_log = EventLog(verbose)
+        self.events = self.event_log.entries  # kept across restarts
+        # A fresh hub at each start (options set since then count) and each stop (a stopped
+        # hub has forgotten everything, as the real one does).
+        self.parts = self._compose()
         self._runner: Optional[web.AppRunner] = None
+
+    def _compose(self) -> Parts:
+        return compose(self.event_log, self.ping_interval, self.token, self.close_on_connect)
+
+    # -- what tests look at -----------------------------------------------------------------
+
+    @property
+    def state(self) -> HubState:
+        """Return the hub's registries."""
+        return self.parts.state
 
     @property
     def robots(self) -> Dict[str, Dict[str, Any]]:
         """Return the robot records by id (the hub's RobotRegistryService.robots)."""
-        return self.state.robots
+        return self.parts.state.robots
+
+    @property
+    def sockets(self) -> Dict[str, List[web.WebSocketResponse]]:
+        """Return the connection table: each agent's sockets, commands going to the first."""
+        return self.parts.connections.sockets
+
+    @property
+    def zombies(self) -> Dict[str, str]:
+        """Return why each agent's last reader died."""
+        return self.parts.connections.zombies
+
+    @property
+    def feeds(self) -> Set[web.WebSocketResponse]:
+        """Return the clients of the real hub's feed (/ws/dashboard)."""
+        return self.parts.feed.feeds
+
+    @property
+    def dashboards(self) -> Set[web.WebSocketResponse]:
+        """Return the page's sockets (/ws/devhub)."""
+        return self.parts.feed.dashboards
 
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> int:
         """Listen on host:port (port 0 picks one, kept for later restarts); return the port."""
-        app = web.Application()
-        add = app.router.add_route
-        add('POST', '/api/agents/register', self._register)
-        add('POST', '/api/agents/{agent_id}/heartbeat', self._http_heartbeat)
-        add('GET', '/ws/agent/{agent_id}', self._agent_socket)
-        add('GET', '/ws/dashboard', self._feed_socket)
-        add('GET', '/ws/devhub', self._dashboard_socket)
-        add('GET', '/api/robots', self._list_robots)
-        add('GET', '/api/robots/', self._list_robots)
-        add('GET', '/api/robots/{robot_id}', self._get_robot)
-        add('GET', '/api/robots/{robot_id}/logs', self._get_logs)
-        add('GET', '/api/robots/{robot_id}/metrics', self._get_metrics)
-        add('POST', '/api/robots/{robot_id}/command', self._command)
-        for path, (action, failure) in ACTION_ENDPOINTS.items():
-            add('POST', f'/api/robots/{{robot_id}}/{path}', self._action_endpoint(action, failure))
-        add('GET', '/api', self._index)
-        add('GET', '/', self._dashboard)
-        add('GET', '/static/{name}', self._static)
-        app.on_shutdown.append(self._close_sockets)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
+        self.parts = self._compose()
+        self._runner = web.AppRunner(application(self.parts, self._index),
+                                     handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True,
                            ssl_context=self.ssl_context)
         await site.start()
         self.port = self._runner.addresses[0][1]
-        self._event('hub_started', port=self.port)
+        self.event_log.record('hub_started', port=self.port)
         return self.port
 
     async def stop(self) -> None:
@@ -131,53 +202,32 @@ class DevHub(HttpApi, AgentSockets, DashboardFeed):
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        self.state = HubState()
-        self.sockets.clear()
-        self.dashboards.clear()
-        self.feeds.clear()
-        self.zombies.clear()
-        self._agent_sockets.clear()
-        self._event('hub_stopped')
+        self.parts = self._compose()
+        self.event_log.record('hub_stopped')
 
-    async def _close_sockets(self, app: web.Application) -> None:
-        for ws in list(self._agent_sockets) + list(self.dashboards) + list(self.feeds):
-            await ws.close(code=WSCloseCode.GOING_AWAY, message=b'hub shutting down')
+    # -- GET /api ------------------------------------------------------------------------------
 
-    # -- events -----------------------------------------------------------------------------
-
-    def _event(self, kind: str, **fields: Any) -> None:
-        self.events.append({'kind': kind, 't': time.monotonic(), **fields})
-        if self.verbose:
-            print(summarize(kind, fields), flush=True)
-
-
-def summarize(kind: str, fields: Dict[str, Any]) -> str:
-    """Return one readable line for an event (the demo's live view)."""
-    agent = fields.get('agent_id', '')
-    message = fields.get('message') or {}
-    data = message.get('data') if isinstance(message.get('data'), dict) else {}
-    if kind == 'message' and fields.get('type') == 'heartbeat':
-        kept = ' '.join(f'{k}={data[k]}' for k in realhub.HEARTBEAT_KEYS if k in data)
-        dropped = [k for k in data if k not in realhub.HEARTBEAT_KEYS]
-        return f'[{agent}] heartbeat {kept}' + (
-            f' (dropped by the hub: {len(dropped)} keys)' if dropped else '')
-    if kind == 'message' and fields.get('type') == 'robot_status':
-        flat = {k: v for k, v in data.items() if k != 'sources'}
-        stale = [n for n, s in (data.get('sources') or {}).items()
-                 if isinstance(s, dict) and s.get('stale')]
-        return f'[{agent}] robot_status {json.dumps(flat, default=str)} stale={stale}'
-    if kind == 'message':
-        return f'[{agent}] {fields.get("type")} {json.dumps(message, default=str)[:300]}'
-    if kind == 'zombie':
-        return f'[{agent}] ZOMBIE: the hub reader died ({fields.get("reason")})'
-    if kind in ('command_sent', 'command_failed'):
-        command = fields.get('command') or {}
-        return f'[{agent}] {kind} {command.get("action")} {command.get("command_id")}'
-    if kind in ('register', 'connect', 'disconnect', 'register_refused', 'command_refused'):
-        extra = {k: v for k, v in fields.items()
-                 if k in ('close_code', 'open_sockets', 'zombie', 'errors', 'status')}
-        return f'[{agent}] {kind} {json.dumps(extra, default=str) if extra else ""}'.rstrip()
-    return f'hub: {kind}' + (f' [{agent}]' if agent else '')
+    async def _index(self, request: web.Request) -> web.Response:
+        """GET /api: the routes, as text."""
+        lines = [f'Artbot local hub on port {self.port}', '',
+                 'GET  /                                    the live dashboard (HTML)',
+                 'GET  /api                                 this text',
+                 'POST /api/agents/register                 {"agent_id", "hostname", '
+                 '"ip_address", "system_info", "robot_info"}',
+                 'POST /api/agents/{id}/heartbeat           the flat heartbeat dict',
+                 'WS   /ws/agent/{id}                       the agent socket',
+                 'GET  /api/robots                          {"robots": [...], "total", "online"}',
+                 'GET  /api/robots/{id}                     one robot record',
+                 'GET  /api/robots/{id}/metrics             the core metrics',
+                 'GET  /api/robots/{id}/logs?level=&limit=  the robot logs, newest first',
+                 'POST /api/robots/{id}/command             {"action": ..., "parameters": {...}}',
+                 *[f'POST /api/robots/{{id}}/{path:<27}sends {action}'
+                   for path, (action, _) in ACTION_ENDPOINTS.items()],
+                 "WS   /ws/dashboard                        the real hub's feed: robot_update, "
+                 'command_response, log_message',
+                 "WS   /ws/devhub                           the dashboard page's feed: whole "
+                 'records']
+        return web.Response(text='\n'.join(lines) + '\n')
 
 
 async def serve(hub: DevHub) -> None:
