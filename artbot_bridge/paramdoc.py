@@ -30,7 +30,7 @@ _MIB = 1024 * 1024
 HEADER = f"""\
 # Parameters
 
-<!-- Generated from artbot_bridge/core/settings.py and sources.py by `{COMMAND}`. -->
+<!-- Generated from the models in artbot_bridge/core/ by `{COMMAND}`. -->
 
 This page is generated from the settings model, so it lists every parameter the bridge
 declares. Regenerate it with `{COMMAND}` (or

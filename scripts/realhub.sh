@@ -69,7 +69,8 @@ export PYTHONUNBUFFERED=1
 unset HUB_URL AGENT_ID HEARTBEAT_INTERVAL MONITOR_INTERVAL HUB_TOKEN
 hub_log="$work/hub.log" pidfile="$work/hub.pid" stopfile="$work/hub.stop"
 ready="$work/check.ready" bridge_started="$work/bridge.started" proxy_port="$work/proxy.port"
-rm -f "$pidfile" "$stopfile" "$ready" "$bridge_started" "$proxy_port" "$work/report.txt"
+rm -f "$pidfile" "$stopfile" "$ready" "$bridge_started" "$proxy_port" "$work/report.txt" \
+  "$work/bridge.pid"
 : > "$hub_log"
 
 # The hub runs under a small supervisor: whenever uvicorn exits (the checker kills it to
@@ -122,7 +123,7 @@ cleanup() {
   stop_pid "$bridge" TERM
   stop_pid "$robot" TERM
   stop_hub
-  rm -f "$stopfile" "$ready" "$bridge_started" "$pidfile" "$proxy_port"
+  rm -f "$stopfile" "$ready" "$bridge_started" "$pidfile" "$proxy_port" "$work/bridge.pid"
   echo "== realhub: everything stopped; the run took $((SECONDS - started)) s"
 }
 trap cleanup EXIT
@@ -153,7 +154,7 @@ robot=$!
 "$python" "$root/scripts/realhub_check.py" --hub-url "$hub_url" --agent-id "$agent" \
   --hub-log "$hub_log" --hub-pidfile "$pidfile" --ready-file "$ready" \
   --bridge-started-file "$bridge_started" --report "$work/report.txt" \
-  --proxy-port-file "$proxy_port" "$@" &
+  --proxy-port-file "$proxy_port" --bridge-pidfile "$work/bridge.pid" "$@" &
 checker=$!
 for ((i = 0; i < 600; i++)); do
   [ -e "$ready" ] && break
@@ -170,6 +171,7 @@ date +%s.%N > "$bridge_started.new"
   -p "hub_url:=$bridge_hub" -p "agent_id:=$agent" \
   -p heartbeat_interval:=1.0 -p monitor_interval:=1.0) > "$work/bridge.log" 2>&1 &
 bridge=$!
+echo "$bridge" > "$work/bridge.pid"
 mv "$bridge_started.new" "$bridge_started"
 
 rc=0

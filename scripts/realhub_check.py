@@ -21,7 +21,11 @@ bridge. The checks, in order, each through the hub's REST API and its /ws/dashbo
    sends while commands reach it, then sends one frame that raises in the hub's reader
    (a null battery_level) and what it held. Every command the bridge got must still have
    its command_response broadcast by the hub (the echo proof), and the robot be online
-   again.
+   again;
+7. a drive command (config/bridge.yaml: max_age 1 s, lease 0.5 s) sent while the bridge is
+   stopped (SIGSTOP) for `--stall` seconds, as a stalled link or CPU holds it, is answered
+   expired with about that age and never run; a fresh one runs; the `status` answer gives the
+   robot-hub clock offset the bridge estimated from the real hub's Date headers and stamps.
 
 Throughout, a hub log line "Error handling agent" (the hub's reader died on a frame: a zombie
 link, shown online with frozen numbers) fails the run and is printed, but for the one that
@@ -91,6 +95,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     arg('--kill-commands', type=int, default=10, help='check 6: commands held behind the kill')
     arg('--kill-within', type=float, default=60.0,
         help='check 6: seconds for every answer to reach the hub after the kill')
+    arg('--bridge-pidfile', type=Path,
+        help="check 7: holds the bridge's pid, to stop it for a while (no file: no check 7)")
+    arg('--stall', type=float, default=3.0, help='check 7: seconds the bridge is stopped')
     arg('--online-within', type=float, default=2.0, help='check 1 bound, seconds')
     arg('--samples', type=int, default=16, help='check 2: robot records sampled, 1 s apart')
     arg('--settle', type=float, default=1.5,
@@ -763,6 +770,56 @@ class Checker:
                   + ('connected again' if back is not None else 'NOT connected again'))
         self.report.add('6 reader killed: every answer handled', ok, measured, detail)
 
+    # -- 7 ------------------------------------------------------------------------------------
+
+    async def _answer(self, action: str, parameters: Dict[str, Any],
+                      stall: float = 0.0) -> Tuple[Optional[int], Dict[str, Any]]:
+        """Send one command (the bridge stopped for `stall` s around it); return its answer."""
+        await self.hub.wait_online(5.0)
+        first_index, sent = len(self.dash.messages), now()
+        pid = int(self.args.bridge_pidfile.read_text()) if stall else 0
+        if pid:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            code, _ = await self.hub.request('POST', f'/api/robots/{self.hub.agent}/command',
+                                             {'action': action, 'parameters': parameters})
+            await asyncio.sleep(stall)
+        finally:
+            if pid:
+                os.kill(pid, signal.SIGCONT)
+        responses = await self._collect(first_index, sent)
+        first = responses[0][1] if responses else {}
+        return code, first.get('data') if isinstance(first.get('data'), dict) else {}
+
+    async def check_deadline(self) -> None:
+        """7: a command held in a stalled bridge is answered expired; the clock's figures."""
+        stall = self.args.stall
+        print(f'== 7: a drive command held {stall:g} s in a stopped bridge', flush=True)
+        if not self.dash.connected and not await self.dash.connect():
+            self.report.add('7 deadline', False, '', f'cannot connect {self.dash.url}')
+            return
+        first_echo = len(self.ros.commands)
+        code, late = await self._answer('drive', {'speed': 0.05}, stall)
+        age = late.get('age')
+        ok = late.get('reason') == 'expired' and isinstance(age, (int, float)) and \
+            stall - 0.5 <= age <= stall + 2.0
+        self.report.add('7 stalled command expired', ok,
+                        f'age {age} s, bound {late.get("max_age")} s' if ok else 'NOT expired',
+                        f'REST {code}; {short(late.get("message", ""), 70)!r}')
+        code, fresh = await self._answer('drive', {'speed': 0.05})
+        ran = 'published' in str(fresh.get('message', ''))
+        self.report.add('7 fresh command runs', ran, 'published' if ran else 'NOT run',
+                        f'REST {code}; {short(fresh.get("message", ""), 60)!r}')
+        code, status = await self._answer('status', {})
+        figures = status.get('result') if isinstance(status.get('result'), dict) else {}
+        offset, spread = figures.get('clock_offset_s'), figures.get('clock_uncertainty_s')
+        known = isinstance(offset, (int, float)) and isinstance(spread, (int, float))
+        self.report.add('7 clock offset known', known and abs(offset) < 2.0,
+                        f'{offset} s +/- {spread} s' if known else 'unknown',
+                        f"one machine: about 0; expired {figures.get('commands_expired')}, "
+                        f"unstamped {figures.get('commands_unstamped')}; bridge got "
+                        f'{len(self.ros.commands) - first_echo} commands')
+
     # -- all ----------------------------------------------------------------------------------
 
     async def run(self, ready_file: Path) -> int:
@@ -782,6 +839,8 @@ class Checker:
                 await self.check_logs()
                 if self.proxy is not None:
                     await self.check_dead_reader()
+                if self.args.bridge_pidfile is not None:
+                    await self.check_deadline()
         except asyncio.CancelledError:  # SIGTERM or Ctrl-C: the table so far, then stop
             self.report.add('run to the end', False, '', 'interrupted')
             self.finish()

@@ -1,6 +1,7 @@
 """Shared fixtures: DDS isolation, the local hub, bridge processes, a ROS node for the test."""
 
 import os
+import re
 import threading
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
@@ -78,3 +79,26 @@ def ros() -> Iterator[RosPeer]:
     peer = RosPeer()
     yield peer
     peer.close()
+
+
+# What a test module needs ROS for: rclpy or a message package imported, the bridge run as a
+# process (a ROS node), or the ros2 command. Its tests are marked `ros`: `pytest -m "not ros"`
+# runs the rest, the rclpy-free core and the local hub, without a ROS install.
+_ROS_USE = re.compile(r'^\s*(from|import) (rclpy|launch|[a-z_]+_(msgs|srvs|interfaces)|'
+                      r'artbot_bridge\.(ros|main|demo_robot))\b|BridgeProcess|start_bridge|'
+                      r"'ros2'", re.MULTILINE)
+_ROS_MODULES: Dict[str, bool] = {}
+
+
+def _needs_ros(path: str) -> bool:
+    if path not in _ROS_MODULES:
+        with open(path, encoding='utf-8') as source:
+            _ROS_MODULES[path] = bool(_ROS_USE.search(source.read()))
+    return _ROS_MODULES[path]
+
+
+def pytest_collection_modifyitems(items: List[Any]) -> None:
+    """Mark `ros` every test of a module that needs ROS, and every test using the ROS node."""
+    for item in items:
+        if 'ros' in getattr(item, 'fixturenames', ()) or _needs_ros(str(item.path)):
+            item.add_marker(pytest.mark.ros)

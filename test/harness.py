@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -254,3 +255,58 @@ class FaultProxy:
             for writer in self._writers:
                 writer.close()
         self.loop.run(stop(), timeout=5)
+
+
+TRIGGER = """
+import base64, os, sys, time, rclpy
+from std_srvs.srv import Trigger
+rclpy.init()
+node = rclpy.create_node('trigger_target')
+delay, size = float(sys.argv[2]), int(sys.argv[3]) * 3 // 4
+def answer(request, response):
+    print('called', flush=True)
+    time.sleep(delay)
+    response.success = True
+    # New random text for each answer: per-message deflate cannot shrink it much.
+    response.message = base64.b64encode(os.urandom(size)).decode() if size else 'ok'
+    return response
+node.create_service(Trigger, sys.argv[1], answer)
+print('ready', flush=True)
+try:
+    rclpy.spin(node)
+except BaseException:
+    pass
+"""
+
+
+class TriggerTarget:
+    """
+    A Trigger service in its own process that counts its calls through its output.
+
+    Each call takes `delay` seconds; its answer is 'ok', or `chars` random characters.
+    `prefix` runs the process inside something (`ip netns exec ...`).
+    """
+
+    def __init__(self, service: str, delay: float = 0.0, chars: int = 0,
+                 prefix: Tuple[str, ...] = ()) -> None:
+        self.process = subprocess.Popen(
+            [*prefix, sys.executable, '-c', TRIGGER, service, str(delay), str(chars)],
+            stdout=subprocess.PIPE, text=True)
+        self.lines: List[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        wait_for(lambda: 'ready' in self.lines, 20, 'the target service')
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line.strip())
+
+    @property
+    def calls(self) -> int:
+        """Return how many calls the service took."""
+        return self.lines.count('called')
+
+    def kill(self) -> None:
+        """SIGKILL: a target that crashes."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(10)

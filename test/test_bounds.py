@@ -7,13 +7,9 @@ sent and not proven yet. So a burst waits in the socket instead of losing answer
 """
 
 import os
-import subprocess
-import sys
-import threading
-from typing import Tuple
 import uuid
 
-from harness import wait_for
+from harness import TriggerTarget, wait_for
 import psutil
 import pytest
 
@@ -21,48 +17,10 @@ pytestmark = pytest.mark.fault
 NS = f'/boundstest_{os.getpid()}'
 ANSWER_CHARS = 480_000  # twice in the answer (its message and its result): about 1 MB
 
-LARGE = """
-import base64, os, sys, rclpy
-from std_srvs.srv import Trigger
-rclpy.init()
-node = rclpy.create_node('large_answers')
-size = int(sys.argv[2]) * 3 // 4
-def answer(request, response):
-    print('called', flush=True)
-    # New random text for each answer: per-message deflate cannot shrink it much.
-    response.success = True
-    response.message = base64.b64encode(os.urandom(size)).decode()
-    return response
-node.create_service(Trigger, sys.argv[1], answer)
-print('ready', flush=True)
-try:
-    rclpy.spin(node)
-except BaseException:
-    pass
-"""
-
-
-class LargeTarget:
-    """A Trigger service in its own process whose every answer is `chars` random characters."""
-
-    def __init__(self, service: str, chars: int = ANSWER_CHARS,
-                 prefix: Tuple[str, ...] = ()) -> None:
-        self.process = subprocess.Popen([*prefix, sys.executable, '-c', LARGE, service,
-                                         str(chars)], stdout=subprocess.PIPE, text=True)
-        self.lines = []
-        threading.Thread(target=lambda: self.lines.extend(self.process.stdout),
-                         daemon=True).start()
-        wait_for(lambda: 'ready\n' in self.lines, 20, 'the target service')
-
-    def kill(self) -> None:
-        """Stop the service process."""
-        self.process.kill()
-        self.process.wait(10)
-
 
 def test_a_burst_of_100_answers_of_about_1_mb_is_answered_in_full(hub, start_bridge):
     service = f'{NS}/large'
-    target = LargeTarget(service)
+    target = TriggerTarget(service, chars=ANSWER_CHARS)
     try:
         bridge = start_bridge({
             'hub_url': hub.url, 'agent_id': 'bot-burst', 'commands': ['large'],

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from artbot_bridge.core.builtins import BuiltIns, MAX_LOG_LINES, NAMES
+from artbot_bridge.core.builtin_actions import BuiltIns, MAX_LOG_LINES, NAMES
 from artbot_bridge.core.dispatcher import CommandError, Dispatcher
 from artbot_bridge.core.protocol import parse_command
 from artbot_bridge.core.settings import build_settings, SettingsError
@@ -118,7 +118,7 @@ def test_a_refusal_reaches_the_hub_as_one_answer_with_the_field(robot):
 
 
 def test_the_built_ins_load_without_ros():
-    code = ('import sys, artbot_bridge.core.builtins; '
+    code = ('import sys, artbot_bridge.core.builtin_actions; '
             'print([m for m in sys.modules if m.split(".")[0] == "rclpy" '
             'or m.startswith("artbot_bridge.ros")])')
     found = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,

@@ -4,9 +4,10 @@ import asyncio
 import json
 
 from artbot_bridge.core.backoff import Backoff
+from artbot_bridge.core.env import read_env_file
 from artbot_bridge.core.outbox import LOGS, Outbox, RESPONSES, STREAM
 from artbot_bridge.core.protocol import command_response, encode, parse_command, ProtocolError
-from artbot_bridge.core.settings import build_settings, read_env_file, SettingsError
+from artbot_bridge.core.settings import build_settings, SettingsError
 import pytest
 
 
@@ -189,9 +190,8 @@ def test_outbox_order_bounds_and_requeue():
 
 
 def test_outbox_byte_budget_drops_logs_before_responses():
-    outbox = Outbox(max_responses=100, max_logs=100, max_bytes=10)
     forgotten = []
-    outbox.on_drop = forgotten.append
+    outbox = Outbox(max_responses=100, max_logs=100, max_bytes=10, on_drop=forgotten.append)
     outbox.put(RESPONSES, 'r1234', 1)
     outbox.put(LOGS, 'l1234')
     outbox.put(LOGS, 'l5678')  # over 10 bytes: the oldest log goes

@@ -14,10 +14,9 @@ import time
 import uuid
 
 from artbot_bridge.devhub.killer import KillerProxy
-from harness import FaultProxy, wait_for
+from harness import FaultProxy, TriggerTarget, wait_for
 import pytest
-from test_bounds import LargeTarget
-from test_fault import TargetProcess
+from test_bounds import ANSWER_CHARS
 
 pytestmark = pytest.mark.fault
 NS = f'/echotest_{os.getpid()}'
@@ -30,7 +29,7 @@ def answers_through_a_dead_reader(hub, start_bridge, agent: str, proof: str,
                                   commands: int = 20) -> dict:
     """Send commands, kill the reader while their answers go out; return what happened."""
     service = f"{NS}/count_{agent.replace('-', '_')}"
-    target = TargetProcess(service, delay=0.05)  # one call at a time: 1 s for all
+    target = TriggerTarget(service, delay=0.05)  # one call at a time: 1 s for all
     proxy = KillerProxy(hub.hub.port)
     hub.loop.run(proxy.start(), timeout=5)
     try:
@@ -103,7 +102,7 @@ def test_a_stalled_hub_with_full_buffers_is_cut_within_ping_timeout(hub, start_b
     """
     proxy = FaultProxy(hub.loop, hub.hub.port)
     service = f'{NS}/large_full'
-    target = LargeTarget(service)
+    target = TriggerTarget(service, chars=ANSWER_CHARS)
     try:
         bridge = start_bridge({
             'hub_url': f'http://127.0.0.1:{proxy.port}', 'agent_id': 'bot-full',

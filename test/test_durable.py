@@ -7,8 +7,7 @@ import signal
 import sqlite3
 from urllib.request import Request, urlopen
 
-from harness import wait_for
-from test_fault import TargetProcess
+from harness import TriggerTarget, wait_for
 
 NS = f'/durabletest_{os.getpid()}'
 
@@ -40,7 +39,7 @@ def started_rows(path):
 
 def test_response_queued_at_a_crash_is_delivered_once_after_restart(hub, start_bridge,
                                                                     tmp_path):
-    target = TargetProcess(f'{NS}/slow', delay=1.5)
+    target = TriggerTarget(f'{NS}/slow', delay=1.5)
     try:
         params = {'hub_url': hub.url, 'agent_id': 'bot-durable',
                   'outbox_path': str(tmp_path / 'outbox.sqlite'), 'commands': ['slow'],
@@ -76,7 +75,7 @@ def test_response_queued_at_a_crash_is_delivered_once_after_restart(hub, start_b
 def test_command_killed_mid_run_is_answered_interrupted_after_restart_and_never_rerun(
         hub, start_bridge, tmp_path):
     outbox = tmp_path / 'outbox.sqlite'
-    target = TargetProcess(f'{NS}/long', delay=3.0)
+    target = TriggerTarget(f'{NS}/long', delay=3.0)
     try:
         params = {'hub_url': hub.url, 'agent_id': 'bot-killed', 'outbox_path': str(outbox),
                   'commands': ['long'], 'long.service': f'{NS}/long',

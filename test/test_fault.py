@@ -8,13 +8,10 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
-import threading
 import time
 import uuid
 
-from harness import FAST, FaultProxy, wait_for
+from harness import FAST, FaultProxy, TriggerTarget, wait_for
 from hypothesis import given, HealthCheck, Phase, settings, strategies as st
 import psutil
 import pytest
@@ -22,58 +19,13 @@ import pytest
 pytestmark = pytest.mark.fault
 NS = f'/faulttest_{os.getpid()}'
 
-COUNTER = """
-import sys, time, rclpy
-from std_srvs.srv import Trigger
-rclpy.init()
-node = rclpy.create_node('fault_target')
-delay = float(sys.argv[2])
-def answer(request, response):
-    print('called', flush=True)
-    time.sleep(delay)
-    response.success, response.message = True, 'ok'
-    return response
-node.create_service(Trigger, sys.argv[1], answer)
-print('ready', flush=True)
-try:
-    rclpy.spin(node)
-except BaseException:
-    pass
-"""
-
-
-class TargetProcess:
-    """A Trigger service in its own process, counting its calls through its output."""
-
-    def __init__(self, name: str, delay: float = 0.0) -> None:
-        self.process = subprocess.Popen([sys.executable, '-c', COUNTER, name, str(delay)],
-                                        stdout=subprocess.PIPE, text=True)
-        self.lines = []
-        threading.Thread(target=self._read, daemon=True).start()
-        wait_for(lambda: 'ready' in self.lines, 20, 'the target service')
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line.strip())
-
-    @property
-    def calls(self) -> int:
-        """Return how many calls the service took."""
-        return self.lines.count('called')
-
-    def kill(self) -> None:
-        """SIGKILL: a target that crashes."""
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(10)
-
 
 def rss_mb(bridge) -> float:
     return psutil.Process(bridge.process.pid).memory_info().rss / 2 ** 20
 
 
 def test_hub_restarted_50_times_while_commands_stream(hub, start_bridge):
-    target = TargetProcess(f'{NS}/count')
+    target = TriggerTarget(f'{NS}/count')
     try:
         start_bridge({'hub_url': hub.url, 'agent_id': 'bot-50', 'heartbeat_interval': 5.0,
                       'commands': ['count'], 'count.service': f'{NS}/count',
@@ -397,7 +349,7 @@ def test_oversized_frame_is_refused_without_killing_the_bridge(hub, start_bridge
 
 
 def test_target_that_crashes_mid_call_is_answered_false(hub, start_bridge):
-    target = TargetProcess(f'{NS}/crash', delay=30.0)
+    target = TriggerTarget(f'{NS}/crash', delay=30.0)
     try:
         start_bridge({'hub_url': hub.url, 'agent_id': 'bot-crash', 'commands': ['work'],
                       'work.service': f'{NS}/crash', 'work.type': 'std_srvs/srv/Trigger',

@@ -135,8 +135,8 @@ def test_on_event_takes_json_nested_beyond_the_recursion_limit():
     from artbot_bridge.ros.logs import LogForwarder
     from std_msgs.msg import String
     sent: List[Dict] = []
-    logs = LogForwarder(lambda func, *args: func(*args) or True,
-                        lambda **entry: sent.append(entry), 100.0, 'info', 'artbot_bridge')
+    logs = LogForwarder(lambda level, message, **extra: sent.append({'level': level}),
+                        'info', 'artbot_bridge')
     for depth in (1000, 100_000):
         logs.on_event(String(data='{"a": ' * depth + '1' + '}' * depth))
     assert [entry['level'] for entry in sent] == ['info', 'info']

@@ -5,8 +5,9 @@ import json
 import logging
 import time
 
-from artbot_bridge.core.hub_client import HubClient, Telemetry
+from artbot_bridge.core.hub_client import HubClient
 from artbot_bridge.core.protocol import ProtocolError
+from artbot_bridge.core.reporter import Telemetry
 from artbot_bridge.core.settings import build_settings
 from artbot_bridge.devhub.server import DevHub
 

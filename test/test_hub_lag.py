@@ -8,6 +8,13 @@ from harness import ManualClock
 import pytest
 
 
+class Lag:
+    """The hub's backlog and stream window, as the test sets them."""
+
+    def __init__(self, backlog, window_open):
+        self.backlog, self.window_open = backlog, window_open
+
+
 def test_no_ping_in_flight_is_no_backlog_and_a_probe_follows_once_per_interval():
     clock = ManualClock(100.0)
     lag = HubLag(0.01, clock)
@@ -87,9 +94,8 @@ def test_a_lost_ping_and_a_reset_leave_no_backlog():
 
 def test_a_stream_frame_goes_only_if_its_age_and_the_backlog_fit_the_bound():
     clock = ManualClock(100.0)
-    outbox = Outbox(max_age=0.01, clock=clock)
     backlog = [0.0]
-    outbox.lag = lambda: backlog[0]
+    outbox = Outbox(max_age=0.01, clock=clock, lag=Lag(lambda: backlog[0], lambda: True))
     outbox.put(STREAM, 'a', born=99.996)  # 4 ms old
     outbox.put(STREAM, 'b', born=100.0)
     backlog[0] = 0.008  # the hub reads 8 ms behind: 'a' would reach it 12 ms old
@@ -101,9 +107,8 @@ def test_a_stream_frame_goes_only_if_its_age_and_the_backlog_fit_the_bound():
 
 
 def test_a_full_stream_window_holds_stream_frames_only_until_a_pong_wakes_the_sender():
-    outbox = Outbox()
     room = [False]
-    outbox.stream_open = lambda: room[0]
+    outbox = Outbox(lag=Lag(lambda: 0.0, lambda: room[0]))
     outbox.put(STREAM, 'stream')
     outbox.put(RESPONSES, 'answer')
     assert outbox.pop()[0] == 'answer' and outbox.pop() is None  # an answer never waits

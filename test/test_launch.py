@@ -63,7 +63,7 @@ def _find_setup() -> Setup:
                         pytrace=False)
         print(f'SKIPPED: {problem}')
         pytest.skip(problem)
-    from artbot_bridge.core.settings import ENV_OVERRIDES
+    from artbot_bridge.core.env import ENV_OVERRIDES
     env = {key: value for key, value in os.environ.items() if key not in ENV_OVERRIDES}
     prefixes = [p for p in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if p]
     if Path(sys.prefix, 'share', 'ament_index').is_dir() and sys.prefix not in prefixes:

@@ -250,8 +250,9 @@ def test_a_link_older_than_max_link_age_is_redialled_cleanly_once_nothing_runs(
     The answer of the running command goes out on the old link first. 3 s here; a day by
     default.
     """
-    from test_fault import NS, TargetProcess
-    target = TargetProcess(f'{NS}/aged', delay=4.0)
+    from harness import TriggerTarget
+    from test_fault import NS
+    target = TriggerTarget(f'{NS}/aged', delay=4.0)
     try:
         bridge = start_bridge({
             'hub_url': hub.url, 'agent_id': 'bot-aged', 'max_link_age': 3.0,

@@ -14,9 +14,8 @@ import subprocess
 import time
 import uuid
 
-from harness import BridgeProcess, FAST, HubHarness, wait_for
+from harness import BridgeProcess, FAST, HubHarness, TriggerTarget, wait_for
 import pytest
-from test_bounds import LargeTarget
 
 pytestmark = pytest.mark.fault
 TAG = os.getpid() % 10000
@@ -62,7 +61,7 @@ def slow_namespace():
 def test_a_slow_link_stays_up_answers_every_command_once_and_keeps_heartbeats(slow_namespace):
     namespace, address = slow_namespace
     inside = ('ip', 'netns', 'exec', namespace)
-    target = LargeTarget('/slow_link/answer', ANSWER, inside)
+    target = TriggerTarget('/slow_link/answer', chars=ANSWER, prefix=inside)
     hub = HubHarness(host=address)
     hub.start()
     bridge = BridgeProcess({

@@ -70,8 +70,7 @@ def test_bounds_per_queue_keep_the_newest(tmp_path):
     """The outbox's bounds hold on disk too: what it drops, the spool forgets."""
     path = tmp_path / 'spool.db'
     spool, _ = opened(path)
-    outbox = Outbox(max_responses=3, max_logs=2)
-    outbox.on_drop = spool.remove
+    outbox = Outbox(max_responses=3, max_logs=2, on_drop=spool.remove)
     for i in range(6):
         outbox.put('responses', f'r{i}', spool.add('responses', f'r{i}'))
         outbox.put('logs', f'l{i}', spool.add('logs', f'l{i}'))

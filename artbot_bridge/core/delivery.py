@@ -54,12 +54,12 @@ class Delivery:
     """Send the outbox on a socket; keep durable frames until they are proven handled."""
 
     def __init__(self, outbox: Outbox, stats: LinkStats, spool: Optional['Spool'],
-                 probe_every: float = 0.0, *, echo: bool = False, grace: float = 0.0,
+                 lag: Optional[HubLag] = None, *, echo: bool = False, grace: float = 0.0,
                  window: Tuple[int, int] = (2 ** 62, 2 ** 62),
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._outbox = outbox
-        self._probing = probe_every > 0  # stream_max_age: 0 is no bound, and no probes
-        self._lag = HubLag(probe_every)
+        self._probing = lag is not None  # stream_max_age: 0 is no bound, and no probes
+        self._lag = lag if lag is not None else HubLag(0.0)  # the outbox's, when probing
         self._stats = stats
         self._spool = spool
         self._echo = echo
@@ -93,15 +93,13 @@ class Delivery:
 
     async def send(self, ws: Any) -> None:
         """Send what the outbox hands out, until the socket fails (the connection's task)."""
-        outbox, lag = self._outbox, self._lag
+        lag = self._lag
         lag.reset()  # a new connection: what the last one left in flight is gone
         self._echoed_at = self._clock()
-        if self._probing:
-            outbox.lag, outbox.stream_open = lag.backlog, lag.window_open
         try:
             await self._send(ws)
         finally:
-            outbox.lag, outbox.stream_open = (lambda: 0.0), (lambda: True)
+            lag.close()
 
     async def _send(self, ws: Any) -> None:
         outbox, pacer = self._outbox, self.pacer

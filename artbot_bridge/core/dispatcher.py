@@ -61,6 +61,8 @@ class Dispatcher:
                  ledger_size: int = SIZE, memory_age: float = AGE, per_minute: int = 600,
                  max_running: int = 32, max_bytes: int = 1024 * 1024,
                  hub_clock: Optional[HubClock] = None, deadlines: Mapping[str, Deadline] = {},
+                 on_received: Optional[Callable[[Union[Command, ProtocolError]], None]] = None,
+                 after_answer: Optional[Callable[[str], None]] = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.agent_id = agent_id
         self.handlers = handlers
@@ -78,8 +80,8 @@ class Dispatcher:
         self._max_running = max_running
         self._max_bytes = max_bytes
         self._tasks: Set[asyncio.Future] = set()
-        self.on_received: Optional[Callable[[Union[Command, ProtocolError]], None]] = None
-        self.after_answer: Optional[Callable[[str], None]] = None  # (action), once answered
+        self._on_received = on_received  # (command), once it is answered or running
+        self._after_answer = after_answer  # (action), once answered
 
     def recover(self, journal: Journal,
                 remembered: Iterable[Tuple[str, Optional[str], bool]]) -> int:
@@ -110,8 +112,8 @@ class Dispatcher:
     def on_command(self, item: Union[Command, ProtocolError]) -> None:
         """Take one inbound command (or an unparseable one that carries a command_id)."""
         self.received += 1
-        if self.on_received is not None:  # after this call: the command goes out first
-            asyncio.get_running_loop().call_soon(self.on_received, item)
+        if self._on_received is not None:  # after this call: the command goes out first
+            asyncio.get_running_loop().call_soon(self._on_received, item)
         command_id = item.command_id
         new, frame = self.ledger.begin(command_id)
         if not new:
@@ -195,8 +197,8 @@ class Dispatcher:
             self._send(frame)
         if self._journal is not None:
             self._journal.remember(command_id, stub or frame, ran)
-        if self.after_answer is not None and action:
-            self.after_answer(action)
+        if self._after_answer is not None and action:
+            self._after_answer(action)
 
     async def drain(self, timeout: float) -> None:
         """Wait up to `timeout` for running commands, then cancel them (each still answered)."""

@@ -39,13 +39,19 @@ class HubLag:
         self._read = 0  # of them, proven read by a pong
         # (when, round trip) of recent pongs, round trips increasing: a sliding-window minimum.
         self._trips: Deque[Tuple[float, float]] = deque()
+        self._live = True  # False between `close` and the next connection's `reset`
 
     def reset(self) -> None:
         """Forget everything: a new connection."""
+        self._live = True
         self._in_flight.clear()
         self._trips.clear()
         self._last_probe = float('-inf')
         self._streamed = self._read = 0
+
+    def close(self) -> None:
+        """End the connection: no backlog, and the window open, until the next one."""
+        self._live = False
 
     def streamed(self) -> bool:
         """Note a stream frame sent; return whether a probe (a ping) should follow it."""
@@ -56,7 +62,7 @@ class HubLag:
 
     def window_open(self) -> bool:
         """Return whether another stream frame may go: the window is not full."""
-        return self._streamed - self._read < self._window
+        return not self._live or self._streamed - self._read < self._window
 
     def sent(self) -> Token:
         """Note a ping about to go; return its token for `answered` or `lost`."""
@@ -88,7 +94,7 @@ class HubLag:
 
     def backlog(self) -> float:
         """Return the seconds the oldest ping in flight has waited beyond the network's trip."""
-        if not self._in_flight:
+        if not self._live or not self._in_flight:
             return 0.0
         base = self._trips[0][1] if self._trips else 0.0
         return max(0.0, self._clock() - self._in_flight[0][0] - base)

@@ -93,7 +93,6 @@ class LinkStats:
     resent: int = 0
     dead_readers: int = 0  # links dropped because the hub's reader stopped echoing
     stalls: int = 0  # links cut because nothing left the send buffer
-    telemetry: bool = True
     connected_since: Optional[float] = None
 
     def snapshot(self) -> Dict[str, Any]:

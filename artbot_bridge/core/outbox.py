@@ -9,7 +9,7 @@ frame is dropped and counted; past the byte budget of the queues together, the o
 frames go first, then log lines, then responses. A stream frame also carries when its message
 arrived: one that would reach the hub older than `max_age` (its age plus the hub's read
 backlog, `lag`) is worth less than the next, and is dropped (`stale`) rather than sent, so the
-freshest data never waits behind stale frames; stream frames go only while `stream_open()`.
+freshest data never waits behind stale frames; stream frames go only while the window is open.
 The other drops are for a link that is down: while it is up, the hub link waits for `room()`
 before it reads the next command, counting what is on its way (the answers of running commands
 at their largest, the frames sent and not proven yet), so a flood of commands slows the hub
@@ -21,11 +21,21 @@ hub link's event loop: other threads reach it through `LoopThread.call_soon`.
 import asyncio
 from collections import deque
 import time
-from typing import Callable, Deque, Dict, Iterable, Optional, Tuple
+from typing import Callable, Deque, Dict, Iterable, Optional, Protocol, Tuple
 
 RESPONSES, LOGS, STREAM = 'responses', 'logs', 'stream'
 # (frame, its row in the spool or None); on STREAM: (frame, when its message arrived)
 Item = Tuple[str, Optional[float]]
+
+
+class Lag(Protocol):
+    """The hub's read backlog and stream window (`hub_lag.HubLag`, while a connection sends)."""
+
+    def backlog(self) -> float:
+        """Return the seconds the hub reads behind."""
+
+    def window_open(self) -> bool:
+        """Return whether another stream frame may go now."""
 
 
 class Outbox:
@@ -33,13 +43,14 @@ class Outbox:
 
     def __init__(self, max_responses: int = 1000, max_logs: int = 200,
                  max_bytes: int = 8 * 2 ** 20, max_stream: int = 1000, max_age: float = 0.0,
+                 on_drop: Callable[[int], None] = lambda row: None,
+                 lag: Optional['Lag'] = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._latest: Dict[str, str] = {}
         self._max_age = max_age
         self._clock = clock
         self.stale = 0  # stream frames dropped for their age
-        self.lag: Callable[[], float] = lambda: 0.0  # seconds the hub reads behind (delivery)
-        self.stream_open: Callable[[], bool] = lambda: True  # may a stream frame go now
+        self._lag = lag  # the hub's read backlog and stream window (hub_lag.HubLag)
         self._max_bytes = max_bytes
         self.queued_bytes = 0
         self._sizes = {RESPONSES: 0, LOGS: 0, STREAM: 0}  # bytes queued on each
@@ -49,7 +60,7 @@ class Outbox:
         self._ready = asyncio.Event()
         self._room = asyncio.Event()
         self.dropped = {RESPONSES: 0, LOGS: 0, STREAM: 0}
-        self.on_drop: Callable[[int], None] = lambda row: None  # forget a spooled frame
+        self._on_drop = on_drop  # forget a spooled frame (Spool.remove)
 
     def __len__(self) -> int:
         return sum(len(queue) for queue in self._queues.values()) + len(self._latest)
@@ -61,7 +72,8 @@ class Outbox:
 
     def fresh(self, born: float) -> bool:
         """Return whether a stream message that arrived at `born` may still go; else count it."""
-        if self._max_age and self._clock() - born + self.lag() > self._max_age:
+        backlog = self._lag.backlog() if self._lag is not None else 0.0
+        if self._max_age and self._clock() - born + backlog > self._max_age:
             self.stale += 1
             return False
         return True
@@ -76,7 +88,7 @@ class Outbox:
         if self._bounds[queue] == 0:
             self.dropped[queue] += 1
             if row is not None:
-                self.on_drop(row)
+                self._on_drop(row)
             return
         frames = self._queues[queue]
         if len(frames) >= self._bounds[queue]:
@@ -133,7 +145,7 @@ class Outbox:
         self._room.set()
         self.dropped[queue] += 1
         if row is not None and queue != STREAM:
-            self.on_drop(int(row))
+            self._on_drop(int(row))
 
     def requeue(self, queue: str, frame: str, row: Optional[float] = None) -> None:
         """Put back a frame whose send failed, at the front of its queue, with what pop gave."""
@@ -168,7 +180,7 @@ class Outbox:
         if durable and self._queues[LOGS]:
             return self._take(LOGS)
         stream = self._queues[STREAM]
-        while stream and self.stream_open():
+        while stream and (self._lag is None or self._lag.window_open()):
             frame, queue, born = self._take(STREAM)
             if born is None or self.fresh(born):
                 return frame, queue, born  # requeued with it, a frame keeps its age

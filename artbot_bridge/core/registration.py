@@ -141,7 +141,7 @@ def local_address(url: str) -> str:
 
 async def register(settings: Settings, headers: Dict[str, str],
                    context: Optional[ssl.SSLContext],
-                   registration: Callable[[], Dict[str, Any]]) -> Exchange:
+                   registration: Callable[[], Dict[str, Any]]) -> Optional[Exchange]:
     """
     Register the body `registration()` returns (its ip_address filled in when missing).
 
@@ -163,5 +163,4 @@ async def register(settings: Settings, headers: Dict[str, str],
                                 f'({timeout:g} s)') from None
     finally:
         request.cancel()  # a request still running (timed out, or shutdown) ends now
-    assert request.exchange is not None  # post() returned
     return request.exchange

@@ -4,58 +4,32 @@ import os
 import re
 import socket
 import stat
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from typing import List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import SecretStr
 from pydantic import ValidationError, ValidationInfo
 
-from . import builtins
-from .env import ENV_OVERRIDES, env_overrides, read_env_file  # noqa: F401 - re-exported
-from .sources import SourceSettings, split_pairs, split_values, split_words  # noqa: F401
+from .command_table import CommandSettings
+from .env import env_overrides
+from .sources import SourceSettings
+from .urls import check_hub_url
 
-# Default max_age of motion rows: a velocity older than a second is not what the hub meant now,
-# and a navigation goal ten seconds late was sent into a stalled link.
-MOTION_MAX_AGE = 1.0
-GOAL_MAX_AGE = 10.0
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names it and says why."""
+
+
 # Settings that are not ROS parameters: a secret must never be readable with `ros2 param`.
 NOT_PARAMETERS = ('hub_token', 'status_sources', 'commands')
 
 _AGENT_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')
 _TOKEN = re.compile(r'^[\x21-\x7e]{1,4096}$')  # an HTTP header value: one line, no spaces
 MAX_TOKEN_FILE = 64 * 1024  # a token file holds one line: a larger one is refused, not read
-# RFC 3986's split of a URL: it always matches, so that any value can be shown redacted.
-_URL_PARTS = re.compile(r'^([^:/?#]*:)?(//[^/?#]*)?([^?#]*)(\?[^#]*)?(#.*)?$', re.DOTALL)
 _FILE_KINDS = ((stat.S_ISDIR, 'a directory'), (stat.S_ISFIFO, 'a FIFO'),
                (stat.S_ISCHR, 'a device'), (stat.S_ISBLK, 'a device'),
                (stat.S_ISSOCK, 'a socket'))
-
-
-def _shown(url: str) -> str:
-    """Return `url` for a message: its user name and password, query values and fragment ***."""
-    scheme, authority, path, query, fragment = _URL_PARTS.match(url).groups(default='')
-    if '@' in authority:
-        authority = f'//***@{authority.rpartition("@")[2]}'
-    if query:
-        query = '?' + '&'.join(f'{pair.partition("=")[0]}=***' if '=' in pair else '***'
-                               for pair in query[1:].split('&'))
-    return f'{scheme}{authority}{path}{query}{"#***" if fragment else ""}'
-
-
-def _host_problem(host: str) -> str:
-    """Return why the DNS cannot resolve `host` (a name over its limits), or ''."""
-    if ':' in host:  # an IPv6 address
-        return ''
-    name = host[:-1] if host.endswith('.') else host
-    if len(name) > 253:
-        return f'a host name of {len(name)} characters (at most 253)'
-    label = next((label for label in name.split('.') if not label or len(label) > 63), None)
-    if label is None:
-        return ''
-    if not label:
-        return 'an empty host name label (two dots in a row?)'
-    return f'a host name label of {len(label)} characters (at most 63)'
 
 
 def _read_token(path: str) -> str:
@@ -71,90 +45,6 @@ def _read_token(path: str) -> str:
     if len(data) > MAX_TOKEN_FILE:
         raise ValueError(f'hub_token_file {path!r} is over {MAX_TOKEN_FILE // 1024} KiB')
     return data.decode('ascii', 'replace')
-
-
-class SettingsError(ValueError):
-    """A setting has a bad value; the message names it and says why."""
-
-
-class CommandSettings(BaseModel):
-    """One allowed hub action and the ROS target it runs (one row of the `commands` table)."""
-
-    model_config = ConfigDict(frozen=True, extra='forbid')
-
-    name: str
-    service: str = Field(default='', description='service to call')
-    topic: str = Field(default='', description='topic to publish one message on')
-    action: str = Field(default='', description='action server to send a goal to')
-    type: str = Field(  # noqa: A003 - the parameter users write is <command>.type
-        min_length=3, description='interface type, e.g. std_srvs/srv/Trigger')
-    timeout: float = Field(default=10.0, ge=0.1, le=3600.0,
-                           description='seconds before the command is answered as timed out')
-    concurrent: bool = Field(default=False,
-                             description='may run while another command runs')
-    system: bool = Field(default=False,
-                         description='answers system_command (reboot, update, ...) as well')
-    arguments: Tuple[Tuple[str, str], ...] = Field(
-        default=(), description='hub_parameter=field.path pairs (default: same name)')
-    max_age: Optional[float] = Field(
-        default=None, ge=0.0, le=86400.0,
-        description="seconds from the hub's stamp after which the command is answered "
-                    f'expired and not run (0: no bound; unset: {MOTION_MAX_AGE:g} s for '
-                    f'Twist and TwistStamped topics, {GOAL_MAX_AGE:g} s for action goals, '
-                    'no bound otherwise)')
-    when_unsure: str = Field(
-        default='', pattern='^(|refuse|run)$',
-        description='what a command does when its age is not known within max_age: refuse '
-                    '(the default of motion rows) or run (the default otherwise)')
-    lease: float = Field(
-        default=0.0, ge=0.0, le=3600.0,
-        description='topic rows: seconds a published message holds; with no command to the '
-                    'row within it, the stop message is published once (0: no lease)')
-    stop: Tuple[Tuple[str, Any], ...] = Field(
-        default=(), description='field.path=value pairs of the stop message a lease ends with '
-                                '(JSON values; Twist types: the zero message)')
-
-    _split_arguments = field_validator('arguments', mode='before')(split_pairs)
-    _split_stop = field_validator('stop', mode='before')(split_values)
-
-    @model_validator(mode='after')
-    def _one_target(self) -> 'CommandSettings':
-        targets = [kind for kind in ('service', 'topic', 'action') if getattr(self, kind)]
-        if len(targets) != 1:
-            raise ValueError('set exactly one of service, topic or action')
-        if self.name in builtins.NAMES:
-            raise ValueError(f'{self.name!r} is a built-in command')
-        if (self.lease or self.stop) and self.kind != 'topic':
-            raise ValueError('lease and stop are for topic rows')
-        if self.stop and not self.lease:
-            raise ValueError('stop is set without a lease')
-        if self.lease and not self.stop and not self.twist:
-            raise ValueError(f'a lease on {self.type} needs its stop message: '
-                             "stop: ['field.path=value', ...]")
-        motion = self.twist or self.kind == 'action'
-        if self.max_age is None:
-            default = MOTION_MAX_AGE if self.twist else GOAL_MAX_AGE if motion else 0.0
-            object.__setattr__(self, 'max_age', default)
-        if not self.when_unsure:
-            object.__setattr__(self, 'when_unsure', 'refuse' if motion else 'run')
-        return self
-
-    @property
-    def twist(self) -> bool:
-        """Return whether the row publishes velocities (geometry_msgs Twist or TwistStamped)."""
-        package, _, name = self.type.partition('/')
-        return self.kind == 'topic' and package == 'geometry_msgs' and \
-            name.rpartition('/')[2] in ('Twist', 'TwistStamped') and name.count('/') <= 1
-
-    @property
-    def kind(self) -> str:
-        """Return 'service', 'topic' or 'action'."""
-        return next(kind for kind in ('service', 'topic', 'action') if getattr(self, kind))
-
-    @property
-    def target(self) -> str:
-        """Return the service, topic or action name."""
-        return getattr(self, self.kind)
 
 
 class Settings(BaseModel):
@@ -281,33 +171,7 @@ class Settings(BaseModel):
     @field_validator('hub_url')
     @classmethod
     def _check_url(cls, value: str) -> str:
-        value = value.strip()
-        shown = _shown(value)  # a password or a token in the query is never printed
-        odd = next((c for c in value if not '\x21' <= c <= '\x7e'), '')
-        if odd > '\x7f':
-            raise ValueError(f'a character that is not ASCII ({odd!r}) in {shown!r}; '
-                             'percent-encode it, and give a host name in punycode')
-        if odd:
-            raise ValueError(f'a space or a control character ({odd!r}) in {shown!r}; '
-                             'percent-encode it')
-        parts = urlsplit(value)
-        if parts.scheme not in ('http', 'https', 'ws', 'wss') or not parts.hostname:
-            raise ValueError(f'expected http(s)://host:port or ws(s)://host:port/..., got '
-                             f'{shown!r}')
-        try:
-            parts.port
-        except ValueError:
-            raise ValueError(f'bad port in {shown!r}') from None
-        unused = ' and '.join(what for what, there in (
-            ('a user name or password', '@' in parts.netloc), ('a query', bool(parts.query)),
-            ('a fragment', bool(parts.fragment))) if there)
-        if unused:
-            raise ValueError(f'{shown!r} has {unused}, which the bridge does not use; give '
-                             'scheme://host:port[/path]')
-        problem = _host_problem(parts.hostname)
-        if problem:
-            raise ValueError(f'{problem}: the DNS cannot resolve it')
-        return value.rstrip('/')
+        return check_hub_url(value)
 
     @field_validator('agent_id')
     @classmethod

@@ -19,10 +19,6 @@ _HUB_KEYS = frozenset((
     'registered_at'))
 
 
-class SettingsError(ValueError):
-    """A setting has a bad value; the message names it and says why."""
-
-
 def split_pairs(value: object) -> object:
     """Turn ['key=field.path', ...] into (('key', 'field.path'), ...); other values pass."""
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):

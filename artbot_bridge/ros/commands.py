@@ -17,9 +17,9 @@ from typing import Dict, List
 from rclpy.node import Node
 
 from .targets import CommandTarget, LogSink, make_target, TopicTarget
+from ..core.command_table import CommandSettings
 from ..core.deadline import Deadline
 from ..core.dispatcher import Handler
-from ..core.settings import CommandSettings
 
 
 class CommandRouter:

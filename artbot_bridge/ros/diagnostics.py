@@ -2,9 +2,9 @@
 The hub link's health on `/diagnostics`, once a second.
 
 `publish` runs on the executor thread (a timer). It reads the link's state and the loop's
-counters on the loop thread, which owns them (`LoopThread.ask`), and what the executor thread
-owns (status sources, stream limits, safety stops) directly; the outbox file reports its
-health under its own lock.
+counters on the loop thread, which owns them (`HubAgent.snapshot`), and what the executor
+thread owns (status sources, stream limits, safety stops) directly; the outbox file reports
+its health under its own lock.
 """
 
 from typing import Any, Callable, Dict, Optional, Sequence, TYPE_CHECKING
@@ -15,7 +15,7 @@ from rclpy.publisher import Publisher
 
 from .status import StatusBoard
 from .stream import StreamForwarder
-from ..core.loop_thread import LoopThread, LoopThreadError
+from ..core.loop_thread import LoopThreadError
 
 if TYPE_CHECKING:  # geometry_msgs and sqlite3 are loaded only when configured
     from .safety import SafetyStop
@@ -28,13 +28,12 @@ NAME = 'artbot_bridge: hub link'
 class Diagnostics:
     """Build and publish one DiagnosticStatus: the link's state, error and counters."""
 
-    def __init__(self, agent_id: str, loop: LoopThread,
-                 loop_counters: Callable[[], Dict[str, Any]], board: StatusBoard,
+    def __init__(self, agent_id: str, snapshot: Callable[[], Dict[str, Any]],
+                 board: StatusBoard,
                  streams: Sequence[StreamForwarder], safety: Optional['SafetyStop'],
                  spool: Optional['Spool'], publisher: Publisher, clock: Clock) -> None:
         self._agent_id = agent_id
-        self._loop = loop
-        self._loop_counters = loop_counters  # to be called on the loop thread only
+        self._snapshot = snapshot  # made on the loop thread; LoopThreadError while stopping
         self._board = board
         self._streams = streams
         self._safety = safety
@@ -45,7 +44,7 @@ class Diagnostics:
     def publish(self) -> None:
         """Publish the report (executor thread); nothing while the link's loop shuts down."""
         try:  # the loop's counters, read on the loop and handed back
-            counters = self._loop.ask(self._loop_counters)
+            counters = self._snapshot()
         except LoopThreadError:
             return  # shutting down: the link is gone, and so is its report
         stats = counters.pop('link')

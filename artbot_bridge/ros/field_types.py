@@ -7,11 +7,13 @@ assign, or `BAD` when it does not fit, and ``expected`` describes what fits.
 """
 
 import math
-from typing import Optional
+from typing import Any, Callable, Optional, Tuple
 
 from .interfaces import InterfaceTypeError
 
 BAD = object()  # returned by element converters for a value that does not fit
+# (convert, expected): convert(value) returns the value to assign, or BAD
+_Converter = Tuple[Callable[[Any], Any], str]
 _FLOATS = {  # typename: (largest finite magnitude, expected-value text)
     'float': (3.402823466e+38, 'float32 (finite number within +-3.402823466e+38)'),
     'double': (1.7976931348623157e+308, 'float64 (finite number)'),
@@ -27,18 +29,18 @@ _INT_RANGES = {
 _INT_RANGES.update({alias: _INT_RANGES[name] for alias, name in _INT_ALIASES.items()})
 
 
-def _int_converter(typename: str) -> tuple:
+def _int_converter(typename: str) -> _Converter:
     """Return (convert, expected) for an integer type; bool is rejected."""
     low, high = _INT_RANGES[typename]
 
-    def convert(value):
+    def convert(value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
             return value
         return BAD
     return convert, f'{typename} (int in [{low}, {high}])'
 
 
-def _float_converter(typename: str) -> tuple:
+def _float_converter(typename: str) -> _Converter:
     """
     Return (convert, expected) for a floating point type; ints are converted.
 
@@ -47,7 +49,7 @@ def _float_converter(typename: str) -> tuple:
     """
     bound, expected = _FLOATS[typename]
 
-    def convert(value):
+    def convert(value: Any) -> Any:
         if isinstance(value, (float, int)) and not isinstance(value, bool):
             try:
                 value = float(value)
@@ -59,19 +61,19 @@ def _float_converter(typename: str) -> tuple:
     return convert, expected
 
 
-def _convert_bool(value):
+def _convert_bool(value: Any) -> Any:
     """Accept only True and False."""
     return value if value is True or value is False else BAD
 
 
-def _convert_octet(value):
+def _convert_octet(value: Any) -> Any:
     """Convert an int in [0, 255] to the one-byte bytes the generated code stores."""
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 255:
         return bytes((value,))
     return BAD
 
 
-def _convert_char(value):
+def _convert_char(value: Any) -> Any:
     """Accept a one-character str (code point below 256) or an int in [0, 255]."""
     if isinstance(value, str):
         return value if len(value) == 1 and ord(value) < 256 else BAD
@@ -80,27 +82,27 @@ def _convert_char(value):
     return BAD
 
 
-def _convert_wchar(value):
+def _convert_wchar(value: Any) -> Any:
     """Accept a one-character str."""
     return value if isinstance(value, str) and len(value) == 1 else BAD
 
 
-def _convert_str(value):
+def _convert_str(value: Any) -> Any:
     """Accept any str."""
     return value if isinstance(value, str) else BAD
 
 
-def _string_converter(label: str, bound: Optional[int]) -> tuple:
+def _string_converter(label: str, bound: Optional[int]) -> _Converter:
     """Return (convert, expected) for an unbounded or bounded (w)string."""
     if bound is None:
         return _convert_str, label
 
-    def convert(value):
+    def convert(value: Any) -> Any:
         return value if isinstance(value, str) and len(value) <= bound else BAD
     return convert, f'{label} of at most {bound} characters'
 
 
-def element_converter(slot_type) -> tuple:
+def element_converter(slot_type: Any) -> _Converter:
     """Return (convert, expected) for a non-message element type from SLOT_TYPES."""
     typename = getattr(slot_type, 'typename', None)
     if typename is None:

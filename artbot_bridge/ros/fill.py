@@ -9,14 +9,17 @@ types) are built once per message class and kept in its layout.
 from collections.abc import Mapping
 import functools
 import importlib
-from typing import Any, Callable, Optional
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from .field_types import BAD, element_converter
-from .interfaces import InterfaceTypeError, split_path, type_info, TypeInfo, walk_path
+from .interfaces import FieldEntry, InterfaceTypeError, Setters, split_path, type_info
+from .interfaces import TypeInfo, walk_path
 
 _SETTER_ERRORS = (AssertionError, TypeError, ValueError, OverflowError)
 
 _FieldConvert = Callable[[Any, str], Any]
+# (target message, field name, checked value, dotted path) for each assignment
+_Ops = List[Tuple[Any, str, Any, str]]
 
 
 class FieldError(ValueError):
@@ -27,12 +30,12 @@ class FieldError(ValueError):
     or ``''`` when the values themselves are not a dict.
     """
 
-    def __init__(self, message: str, field: str = ''):
+    def __init__(self, message: str, field: str = '') -> None:
         super().__init__(message)
         self.field = field
 
 
-def _got(value) -> str:
+def _got(value: Any) -> str:
     """Describe a rejected value briefly: its type and a shortened repr."""
     text = repr(value)
     if len(text) > 40:
@@ -40,12 +43,12 @@ def _got(value) -> str:
     return f'{type(value).__name__} {text}'
 
 
-def _mismatch(path: str, expected: str, value) -> FieldError:
+def _mismatch(path: str, expected: str, value: Any) -> FieldError:
     """Build the error for a value that does not fit the field at path."""
     return FieldError(f'field {path!r}: expected {expected}, got {_got(value)}', path)
 
 
-def _unknown(info: TypeInfo, path: str, name) -> FieldError:
+def _unknown(info: TypeInfo, path: str, name: str) -> FieldError:
     """Build the error for an unknown field name, listing the valid fields."""
     fields = ', '.join(info.by_name)
     if path == name:
@@ -61,7 +64,7 @@ def _join(prefix: str, name: str) -> str:
     return f'{prefix}.{name}' if prefix else name
 
 
-def _message_class(slot_type, owner: type) -> type:
+def _message_class(slot_type: Any, owner: type) -> type:
     """Resolve a NamespacedType to its generated class (action/service parts included)."""
     for module_name in ('.'.join(slot_type.namespaces), owner.__module__):
         try:
@@ -75,11 +78,11 @@ def _message_class(slot_type, owner: type) -> type:
         f'used by {type_info(owner).type_name}')
 
 
-def _build(cls: type, value, path: str):
+def _build(cls: type, value: Any, path: str) -> Any:
     """Return a new cls instance filled from a dict (an instance of cls is used as is)."""
     if isinstance(value, Mapping):
         msg = cls()
-        ops: list = []
+        ops: _Ops = []
         _collect(msg, value, None, path, ops)
         _apply(ops)
         return msg
@@ -90,7 +93,7 @@ def _build(cls: type, value, path: str):
 
 def _scalar_setter(convert: Callable[[Any], Any], expected: str) -> _FieldConvert:
     """Return the field converter for a single (non-message) value."""
-    def convert_field(value, path):
+    def convert_field(value: Any, path: str) -> Any:
         out = convert(value)
         if out is BAD:
             raise _mismatch(path, expected, value)
@@ -98,13 +101,16 @@ def _scalar_setter(convert: Callable[[Any], Any], expected: str) -> _FieldConver
     return convert_field
 
 
-def _sequence_setter(item, expected: str, type_str: str, slot_type) -> _FieldConvert:
+def _sequence_setter(item: Union[type, Callable[[Any], Any]], expected: str, type_str: str,
+                     slot_type: Any) -> _FieldConvert:
     """
     Return the field converter for an array or sequence field.
 
     ``item`` is either an element converter returning BAD on a mismatch, or a message
     class whose items are built from dicts.
     """
+    length: Optional[str]
+    length_ok: Optional[Callable[[int], bool]]
     size = getattr(slot_type, 'size', None)
     bound = None if size is not None else getattr(slot_type, 'maximum_size', None)
     if size is not None:
@@ -114,7 +120,7 @@ def _sequence_setter(item, expected: str, type_str: str, slot_type) -> _FieldCon
     else:
         length = length_ok = None
 
-    def convert_field(value, path):
+    def convert_field(value: Any, path: str) -> Any:
         if not isinstance(value, (list, tuple)):
             raise _mismatch(path, f'list ({type_str})', value)
         if length_ok is not None and not length_ok(len(value)):
@@ -133,14 +139,14 @@ def _sequence_setter(item, expected: str, type_str: str, slot_type) -> _FieldCon
 
 def _message_setter(cls: type) -> _FieldConvert:
     """Return the converter for a message field given something other than a dict."""
-    def convert_field(value, path):
+    def convert_field(value: Any, path: str) -> Any:
         if isinstance(value, cls):
             return value
         raise _mismatch(path, f'dict for {type_info(cls).type_name}', value)
     return convert_field
 
 
-def _setters(info: TypeInfo) -> dict:
+def _setters(info: TypeInfo) -> Setters:
     """Return {field: (convert(value, path), nested message class or None)}, built once."""
     setters = info.setters
     if setters is None:
@@ -153,6 +159,7 @@ def _setters(info: TypeInfo) -> dict:
             elif inner is None:
                 setters[name] = (_scalar_setter(*element_converter(slot_type)), None)
             else:
+                item: Union[type, Callable[[Any], Any]]
                 if hasattr(inner, 'namespaces'):
                     item, expected = _message_class(inner, info.cls), ''
                 else:
@@ -163,7 +170,8 @@ def _setters(info: TypeInfo) -> dict:
     return setters
 
 
-def _path_error(prefix: str, segments, index: int, info, field) -> FieldError:
+def _path_error(prefix: str, segments: Sequence[str], index: int, info: Optional[TypeInfo],
+                field: Optional[FieldEntry]) -> FieldError:
     """Build the error for a key whose dotted path cannot be followed (see walk_path)."""
     if info is None:
         parent = _join(prefix, '.'.join(segments[:index]))
@@ -175,7 +183,8 @@ def _path_error(prefix: str, segments, index: int, info, field) -> FieldError:
     return _unknown(info, _join(prefix, '.'.join(segments[:index + 1])), segments[index])
 
 
-def _collect(msg, values: Mapping, mapping: Optional[Mapping], prefix: str, ops: list) -> None:
+def _collect(msg: Any, values: Mapping[str, Any], mapping: Optional[Mapping[str, str]],
+             prefix: str, ops: _Ops) -> None:
     """Check values against msg's fields and append (target, field, value, path) to ops."""
     type_info(type(msg))  # InterfaceTypeError for a non-message, even with no values
     fail = functools.partial(_path_error, prefix)
@@ -194,7 +203,7 @@ def _collect(msg, values: Mapping, mapping: Optional[Mapping], prefix: str, ops:
             ops.append((target, name, convert(value, full), full))
 
 
-def _apply(ops: list) -> None:
+def _apply(ops: _Ops) -> None:
     """Assign checked values through the generated setters."""
     for target, name, value, path in ops:
         try:
@@ -204,7 +213,8 @@ def _apply(ops: list) -> None:
                 f'field {path!r}: rejected by the message class: {exc}', path) from exc
 
 
-def fill_message(msg, values: Mapping[str, Any], mapping: Optional[Mapping[str, str]] = None):
+def fill_message(msg: Any, values: Mapping[str, Any],
+                 mapping: Optional[Mapping[str, str]] = None) -> Any:
     """
     Fill a ROS message instance in place from JSON-like values and return it.
 
@@ -224,7 +234,7 @@ def fill_message(msg, values: Mapping[str, Any], mapping: Optional[Mapping[str, 
         raise FieldError(
             f'expected a dict of field values for {type_info(type(msg)).type_name}, '
             f'got {_got(values)}', '')
-    ops: list = []
+    ops: _Ops = []
     _collect(msg, values, mapping, '', ops)
     _apply(ops)
     return msg

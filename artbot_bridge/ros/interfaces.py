@@ -10,20 +10,26 @@ one walker of dotted field paths such as 'pose.pose.position.x': `check_path`,
 
 import functools
 import importlib
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Type
+
+from ..core.settings import SettingsError
 
 # Field kinds in a layout: a plain value, a message, a sequence of messages, a byte,
 # a sequence of bytes.
 PLAIN, MSG, MSG_SEQ, OCTET, OCTET_SEQ = range(5)
 _KINDS = ('msg', 'srv', 'action')
 _REQUIRED = {'msg': 'get_fields_and_field_types', 'srv': 'Request', 'action': 'Goal'}
+# A field's layout entry: (slot attribute, field kind, type string).
+FieldEntry = Tuple[str, int, str]
+# The filler's per-field converters: {field: (convert(value, path), nested class or None)}.
+Setters = Dict[str, Tuple[Callable[[Any, str], Any], Optional[type]]]
 
 
 class InterfaceTypeError(ValueError):
     """An interface type string or field path that cannot be resolved."""
 
 
-def _type_parts(type_name: str) -> list:
+def _type_parts(type_name: str) -> List[str]:
     """Split a type string, spelling 'pkg/Name' as 'pkg/msg/Name'."""
     parts = type_name.split('/')
     if len(parts) == 2:
@@ -58,7 +64,7 @@ def load_interface(type_name: str) -> type:
     return cls
 
 
-def _classify(slot_type) -> int:
+def _classify(slot_type: Any) -> int:
     """Return the field kind for a rosidl_parser slot type object."""
     inner = getattr(slot_type, 'value_type', None)
     base = slot_type if inner is None else inner
@@ -79,26 +85,28 @@ class TypeInfo:
 
     __slots__ = ('type_name', 'fields', 'by_name', 'cls', 'slot_types', 'setters')
 
-    def __init__(self, cls: type):
+    def __init__(self, cls: Type[Any]) -> None:
         try:
             types = cls.get_fields_and_field_types()
             slot_types = cls.SLOT_TYPES
         except AttributeError:
             raise InterfaceTypeError(f'{cls!r} is not a ROS message class') from None
         pkg, kind = (cls.__module__.split('.') + ['msg'])[:2]
-        self.type_name = f'{pkg}/{kind}/{cls.__name__}'
+        self.type_name: str = f'{pkg}/{kind}/{cls.__name__}'
         slots = set(getattr(cls, '__slots__', ()))
-        self.by_name = {}
+        self.by_name: Dict[str, FieldEntry] = {}
         for (name, type_str), slot_type in zip(types.items(), slot_types):
             slot = '_' + name if '_' + name in slots else name
             self.by_name[name] = (slot, _classify(slot_type), type_str)
-        self.fields = tuple((name, f[0], f[1]) for name, f in self.by_name.items())
-        self.cls = cls
-        self.slot_types = dict(zip(types, slot_types))
-        self.setters = None  # built by fill._setters() on the first fill_message()
+        self.fields: Tuple[Tuple[str, str, int], ...] = tuple(
+            (name, f[0], f[1]) for name, f in self.by_name.items())
+        self.cls: Type[Any] = cls
+        self.slot_types: Dict[str, Any] = dict(zip(types, slot_types))
+        # built by fill._setters() on the first fill_message()
+        self.setters: Optional[Setters] = None
 
 
-_INFO: dict = {}
+_INFO: Dict[type, TypeInfo] = {}
 
 
 def type_info(cls: type) -> TypeInfo:
@@ -110,16 +118,17 @@ def type_info(cls: type) -> TypeInfo:
 
 
 @functools.lru_cache(maxsize=1024)
-def split_path(path: str) -> tuple:
+def split_path(path: str) -> Tuple[str, ...]:
     """Split a dotted field path once."""
     return tuple(path.split('.'))
 
 
 # fail(segments, index, info, field) returns the exception to raise for segments[index].
-PathFail = Callable[[Sequence[str], int, Optional[TypeInfo], Optional[tuple]], Exception]
+PathFail = Callable[[Sequence[str], int, Optional[TypeInfo], Optional[FieldEntry]], Exception]
 
 
-def walk_path(msg, segments: Sequence[str], fail: PathFail) -> tuple:
+def walk_path(msg: Any, segments: Sequence[str],
+              fail: PathFail) -> Tuple[Any, Optional[TypeInfo], Optional[FieldEntry]]:
     """
     Follow field names from message ``msg`` down through nested message fields.
 
@@ -147,7 +156,8 @@ def check_path(msg_class: type, path: str) -> None:
     root = type_info(msg_class).type_name
     segments = split_path(path) if isinstance(path, str) else ('',)
 
-    def fail(segments, index, info, field):
+    def fail(segments: Sequence[str], index: int, info: Optional[TypeInfo],
+             field: Optional[FieldEntry]) -> InterfaceTypeError:
         if info is None:
             return InterfaceTypeError(
                 f'invalid field path {path!r} for {root}: {".".join(segments[:index])!r} '
@@ -156,3 +166,20 @@ def check_path(msg_class: type, path: str) -> None:
             f'invalid field path {path!r} for {root}: {info.type_name} has no field '
             f'{segments[index]!r}')
     walk_path(msg_class(), segments, fail)
+
+
+def row_interface(row: str, type_name: str) -> Any:
+    """Load the interface a table row names in `<row>.type`; a SettingsError names it."""
+    try:
+        return load_interface(type_name)
+    except InterfaceTypeError as err:
+        raise SettingsError(f"invalid parameter '{row}.type': {err}") from None
+
+
+def check_row_paths(row: str, msg_class: type, paths: Iterable[Tuple[str, str]]) -> None:
+    """Check a row's field paths, (parameter, path) pairs; a SettingsError names the first bad."""
+    for parameter, path in paths:
+        try:
+            check_path(msg_class, path)
+        except InterfaceTypeError as err:
+            raise SettingsError(f"invalid parameter '{row}.{parameter}': {err}") from None

@@ -21,8 +21,10 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from ..core.settings import build_settings, CommandSettings, NOT_PARAMETERS, Settings
-from ..core.settings import SettingsError, SourceSettings
+from ..core.command_table import CommandSettings
+from ..core.settings import build_settings, NOT_PARAMETERS, Settings
+from ..core.settings import SettingsError
+from ..core.sources import SourceSettings
 
 TABLES = (('status_sources', SourceSettings), ('commands', CommandSettings))
 # Parameters that rclpy itself declares on every node, or reads for QoS overrides.

@@ -7,11 +7,13 @@ Non-finite floats become None and arrays longer than ``max_array`` become a
 
 import array
 import math
+from typing import Any, Dict, Optional, Sequence
 
-from .interfaces import MSG, MSG_SEQ, OCTET, PLAIN, split_path, type_info, walk_path
+from .interfaces import FieldEntry, MSG, MSG_SEQ, OCTET, PLAIN, split_path, type_info
+from .interfaces import TypeInfo, walk_path
 
 
-def _msg_to_dict(msg, max_array: int) -> dict:
+def _msg_to_dict(msg: Any, max_array: int) -> Dict[str, Any]:
     """Convert one message using its cached field layout."""
     out = {}
     for name, slot, kind in type_info(type(msg)).fields:
@@ -21,7 +23,7 @@ def _msg_to_dict(msg, max_array: int) -> dict:
     return out
 
 
-def _convert(kind: int, value, max_array: int):
+def _convert(kind: int, value: Any, max_array: int) -> Any:
     """Convert a field value whose kind is known from the message layout."""
     if kind == PLAIN:
         return _plain(value, max_array)
@@ -36,7 +38,7 @@ def _convert(kind: int, value, max_array: int):
     return [item[0] if isinstance(item, bytes) else int(item) for item in value]
 
 
-def _plain(value, max_array: int):
+def _plain(value: Any, max_array: int) -> Any:
     """Convert a value of unknown kind (scalar, sequence, numpy object or message)."""
     if isinstance(value, float):
         return float(value) if math.isfinite(value) else None
@@ -55,12 +57,13 @@ def _plain(value, max_array: int):
     return str(value)
 
 
-def to_plain(msg, max_array: int = 64):
+def to_plain(msg: Any, max_array: int = 64) -> Any:
     """Convert a message (or any field value) to JSON-able dicts, lists and scalars."""
     return _plain(msg, max_array)
 
 
-def _missing(segments, index, info, field) -> KeyError:
+def _missing(segments: Sequence[str], index: int, info: Optional[TypeInfo],
+             field: Optional[FieldEntry]) -> KeyError:
     """Build get_path's error for a segment that cannot be followed."""
     path = '.'.join(segments)
     if info is None:
@@ -69,7 +72,7 @@ def _missing(segments, index, info, field) -> KeyError:
     return KeyError(f'field path {path!r}: {info.type_name} has no field {segments[index]!r}')
 
 
-def get_path(msg, path: str, max_array: int = 64):
+def get_path(msg: Any, path: str, max_array: int = 64) -> Any:
     """Return the plain value at a dotted field path such as 'pose.pose.position.x'."""
     owner, _, (slot, kind, _) = walk_path(msg, split_path(path), _missing)
     return _convert(kind, getattr(owner, slot), max_array)

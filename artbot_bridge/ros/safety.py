@@ -7,11 +7,12 @@ Optional and off by default (`safety_grace: 0`). Once per outage it publishes a 
 diagnostics, and a `log_entry` the hub receives once the link is back.
 
 A motion lease that ends as the link drops sends its stop at once; the safety stop then sends
-no second one on that topic in the same outage. Its state belongs to the ROS executor thread,
-which runs the check. The hub link's thread
-only hands link changes over through a queue, so no interleaving of the two threads can
-leave it armed wrongly (a link that came back between the check's read and its write once
-kept the next outage from firing).
+no second one on that topic in the same outage.
+
+Its state belongs to the ROS executor thread, which runs the check. The hub link's thread
+only hands link changes (and those lease stops) over through a queue, so no interleaving of
+the two threads can leave it armed wrongly (a link that came back between the check's read
+and its write once kept the next outage from firing).
 """
 
 import queue

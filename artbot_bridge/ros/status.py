@@ -17,7 +17,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .interfaces import normalize_type
 from .read import get_path, to_plain
-from ..core.settings import Settings, SourceSettings
+from ..core.settings import Settings
+from ..core.sources import SourceSettings
 
 BATTERY_TYPE = 'sensor_msgs/msg/BatteryState'
 # sensor_msgs/BatteryState POWER_SUPPLY_STATUS_* constants.

@@ -16,12 +16,13 @@ from action_msgs.msg import GoalStatus
 from rclpy.node import Node
 
 from .fill import FieldError, fill_message
-from .interfaces import check_path, InterfaceTypeError, load_interface
+from .interfaces import check_row_paths, row_interface
 from .read import to_plain
+from ..core.command_table import CommandSettings
 from ..core.dispatcher import CommandError, Outcome
 from ..core.loop_thread import run_and_settle, settle, settle_from_thread
 from ..core.protocol import Command
-from ..core.settings import CommandSettings, SettingsError
+from ..core.settings import SettingsError
 
 LogSink = Callable[..., None]  # (level, message, **extra), callable from any thread
 # Calls in flight per target: a service keeps 10 requests by default (QoS depth) and drops
@@ -54,20 +55,14 @@ class CommandTarget:
 
     def __init__(self, node: Node, spec: CommandSettings) -> None:
         self.spec = spec
-        try:
-            interface = load_interface(spec.type)
-        except InterfaceTypeError as err:
-            raise SettingsError(f"invalid parameter '{spec.name}.type': {err}") from None
+        interface = row_interface(spec.name, spec.type)
         request_type = self._request_type(interface)
         if request_type is None:
             raise SettingsError(f"invalid parameter '{spec.name}.type': {spec.type} is not a "
                                 f'{spec.kind} type')
         self.request_type = request_type
-        for _, path in spec.arguments:
-            try:
-                check_path(self.request_type, path)
-            except InterfaceTypeError as err:
-                raise SettingsError(f"invalid parameter '{spec.name}.arguments': {err}") from None
+        check_row_paths(spec.name, request_type,
+                        [('arguments', path) for _, path in spec.arguments])
         self.entity = self._create(node, interface)
 
     def _request_type(self, interface: Any) -> Any:

@@ -13,8 +13,8 @@ What the hub can take (no nulls, numbers where it computes) is `protocol.encode`
 from typing import Any, Dict, Optional
 
 from .status import StatusBoard
-from ..core.hub_client import Telemetry
 from ..core.metrics import SystemSampler
+from ..core.reporter import Telemetry
 
 # Heartbeat key -> the card's key that robot_status sets for the same fact.
 HEARTBEAT_TWINS = {'oak_connected': 'oak_camera_connected'}

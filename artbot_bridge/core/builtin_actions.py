@@ -1,4 +1,3 @@
-# noqa: A005 - the bridge's built-in commands, as settings.py imports them: no shadowing
 """
 The commands every bridge answers itself, whatever its command table holds.
 
@@ -10,14 +9,15 @@ import asyncio
 import time
 from typing import Any, Awaitable, Callable, Dict, List
 
+from .command_table import BUILT_IN
 from .dispatcher import CommandError, Handler, Outcome
+from .logbook import MAX_LOG_LINES
 from .protocol import Command
 
-# The names a command table may not use: each is a method of BuiltIns, and `handlers` maps
-# exactly these names.
-NAMES = ('status', 'ping', 'get_logs', 'reconnect')
+# Each name is a method of BuiltIns, and `handlers` maps exactly these names; the command
+# table may not use them.
+NAMES = BUILT_IN
 LOG_LINES = 50  # what `get_logs` returns when no `lines` parameter is given
-MAX_LOG_LINES = 500  # the most `get_logs` returns (what the log forwarder keeps)
 RECONNECT_AFTER = 0.1  # seconds: the answer is queued first, and goes out on the new link
 
 

@@ -1,0 +1,142 @@
+"""The hub side assembled (HubAgent) in this process, against the local hub, with a plain robot."""
+
+from datetime import datetime, timedelta, timezone
+import logging
+import threading
+import time
+from typing import Any, Dict, List, Tuple
+import uuid
+
+from artbot_bridge.core.agent import HubAgent
+from artbot_bridge.core.deadline import Deadline
+from artbot_bridge.core.settings import build_settings
+from harness import FAST, wait_for
+import pytest
+
+
+class Robot:
+    """A robot port in plain Python: records what the agent tells it, on which thread."""
+
+    def __init__(self) -> None:
+        self.links: List[bool] = []
+        self.frames: List[Tuple[str, str]] = []
+        self.received_items: List[Any] = []
+        self.drove: List[str] = []
+        self.stopped = 0
+        self.threads: set = set()
+
+    def _note(self) -> None:
+        self.threads.add(threading.current_thread().name)
+
+    def heartbeat(self) -> Dict[str, Any]:
+        return {'battery_level': 77.0, 'workspace_running': False}
+
+    def robot_status(self) -> Dict[str, Any]:
+        return {'status': 'online', 'battery': 77.0}
+
+    def status(self) -> Dict[str, Any]:
+        return {'robot_status': {'battery': 77.0}}
+
+    def registration(self) -> Dict[str, Any]:
+        return {'agent_id': 'bot-agent', 'hostname': 'test', 'system_info': {'python': '3'},
+                'robot_info': {'status_sources': ['battery']}}
+
+    def handlers(self):
+        async def drive(command):
+            self.drove.append(command.command_id)
+            return True, {'message': 'drove'}
+        return {'drive': drive}
+
+    def deadlines(self) -> Dict[str, Deadline]:
+        return {'drive': Deadline(1.0, unsure_runs=False)}
+
+    def link(self, connected: bool) -> None:
+        self._note()
+        self.links.append(connected)
+
+    def stopping(self) -> None:
+        self._note()
+        self.stopped += 1
+
+    def received(self, item: Any) -> None:
+        self._note()
+        self.received_items.append(item)
+
+    def sent(self, kind: str, frame: str) -> None:
+        self.frames.append((kind, frame))
+
+    def counters(self) -> Dict[str, Any]:
+        return {'lease_stops': 0}
+
+
+def stamp(seconds_ago: float = 0.0) -> str:
+    moment = datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)
+    return moment.replace(tzinfo=None).isoformat()
+
+
+@pytest.fixture
+def agent(hub):
+    robot = Robot()
+    settings = build_settings({**FAST, 'hub_url': hub.url, 'agent_id': 'bot-agent'}, [], {})
+    agent = HubAgent(settings, robot, logging.getLogger('test_agent'))
+    agent.start()
+    try:
+        yield agent, robot
+    finally:
+        agent.stop()
+
+
+def send(hub, action, seconds_ago=0.0):
+    command_id = str(uuid.uuid4())
+    hub.send_command('bot-agent', {'command_id': command_id, 'robot_id': 'bot-agent',
+                                   'type': 'robot_command', 'action': action, 'parameters': {},
+                                   'timestamp': stamp(seconds_ago), 'status': 'pending'})
+    return command_id
+
+
+def answer(hub, command_id):
+    def found():
+        return [m for m in hub.messages('bot-agent', 'command_response')
+                if m['command_id'] == command_id]
+    return wait_for(found, 10, f'the answer to {command_id}')
+
+
+def test_the_assembled_hub_side_registers_runs_commands_and_tells_the_robot(hub, agent):
+    agent, robot = agent
+    hub.wait_connected('bot-agent')
+    registered = hub.events('register', agent_id='bot-agent')[0]['body']
+    assert registered['robot_info'] == {
+        'capabilities': ['drive', 'get_logs', 'ping', 'reconnect', 'status'],
+        'status_sources': ['battery']}
+    wait_for(lambda: robot.links[-1:] == [True], 5, 'the robot told the link is up')
+    wait_for(lambda: hub.messages('bot-agent', 'heartbeat'), 5, 'a heartbeat')
+    assert hub.messages('bot-agent', 'heartbeat')[0]['data']['battery_level'] == 77.0
+    wait_for(lambda: {kind for kind, _ in robot.frames} >= {'heartbeat', 'robot_status'}, 5,
+             'the frames echoed to the robot')
+    drive = send(hub, 'drive')
+    assert answer(hub, drive)[0]['success'] is True and robot.drove == [drive]
+    late = answer(hub, send(hub, 'drive', seconds_ago=30.0))
+    assert late[0]['success'] is False and late[0]['data']['reason'] == 'expired'
+    assert robot.drove == [drive], 'the late command never ran'
+    status = answer(hub, send(hub, 'status'))[0]['data']['result']
+    assert status['robot_status'] == {'battery': 77.0} and status['commands_expired'] == 1
+    assert status['lease_stops'] == 0 and abs(status['clock_offset_s']) < 2.0
+    assert agent.snapshot()['link']['state'] == 'connected'
+    wait_for(lambda: len(robot.received_items) == 3, 5, 'the commands echoed to the robot')
+    responses = [frame for kind, frame in robot.frames if kind == 'command_response']
+    assert len(responses) == 3
+    assert robot.threads == {'artbot-hub-link'}, 'the robot is called on the loop thread only'
+
+
+def test_stop_ends_the_robots_leases_and_closes_cleanly(hub, agent):
+    agent, robot = agent
+    hub.wait_connected('bot-agent')
+    agent.log('warn', 'a line for the hub', source='test')
+    wait_for(lambda: hub.messages('bot-agent', 'log_entry'), 5, 'the log line')
+    agent.stop()
+    assert robot.stopped == 1 and robot.links[-1] is False
+    wait_for(lambda: hub.events('disconnect', agent_id='bot-agent'), 5, 'the close')
+    assert hub.events('disconnect', agent_id='bot-agent')[0]['close_code'] == 1001
+    started = time.monotonic()
+    agent.stop()  # twice is harmless
+    assert time.monotonic() - started < 1.0
