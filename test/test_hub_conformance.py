@@ -7,6 +7,7 @@ names the code of the real hub (backend/app/ of itsjustmahmoud/artbot-control-hu
 """
 
 import asyncio
+from email.utils import parsedate_to_datetime
 import json
 import time
 from typing import Any, Awaitable, Callable, Dict, Tuple
@@ -480,6 +481,25 @@ def test_registration_needs_hostname_ip_address_and_system_info(hub, overrides):
         status, answer = await client.register('bot-reg', **overrides)
         assert status == 422, answer
         assert (await client.request('GET', '/api/robots/bot-reg'))[0] == 404
+    run(hub, scenario)
+
+
+def test_the_date_header_is_uvicorns_refreshed_once_a_second(hub):
+    """
+    Every answer's Date is the one the server refreshed at its last tick, once a second.
+
+    Mirrors uvicorn's Server.on_tick (formatdate every tenth 0.1 s tick): a Date lags the
+    hub's clock by up to two seconds, which the bridge's clock estimate must allow for.
+    """
+    async def scenario(client: Client) -> None:
+        lags = []
+        for _ in range(12):
+            async with client.session.get(client.hub.url + '/api') as answer:
+                lags.append(time.time() - parsedate_to_datetime(answer.headers['Date'])
+                            .timestamp())
+            await asyncio.sleep(0.23)
+        assert all(0.0 <= lag < 2.05 for lag in lags), lags
+        assert max(lags) > 1.0, f'never older than its second: {lags}'
     run(hub, scenario)
 
 

@@ -7,8 +7,10 @@ its age is the hub's time now minus that stamp. The hub's time is estimated agai
 `time.monotonic()`, which no NTP step moves (a Raspberry Pi has no clock battery and steps its
 wall clock at boot), as an interval for `phase` = hub time - monotonic time:
 
-- the `Date` header of a registration answer gives the hub's second D, read between sending
-  the request (t0) and reading the answer (t1): D - t1 <= phase <= D + 1 - t0;
+- the `Date` header of a registration answer gives a second D of the hub's clock, read between
+  sending the request (t0) and reading the answer (t1). uvicorn, the real hub's server, writes
+  the Date it refreshed at its last tick, about once a second, so the hub's time is up to
+  DATE_SPAN past D: D - t1 <= phase <= D + DATE_SPAN - t0;
 - a command stamped h that arrives at a cannot have arrived before it was stamped:
   phase >= h - a. The fastest recent command gives the highest such floor, and since it took
   at most about one round trip of the link, phase <= floor + round trip, unless the `Date`
@@ -27,6 +29,7 @@ import time
 from typing import Any, Callable, Deque, Dict, NamedTuple, Optional, Tuple
 
 DRIFT = 1e-4  # seconds per second: 100 ppm, a crystal with no NTP
+DATE_SPAN = 2.0  # seconds: a Date is its second, refreshed about once a second (uvicorn)
 DATE_SAMPLES = 16  # registration answers kept (a link lives a day: weeks of them)
 COMMAND_WINDOW = 600.0  # seconds a command's floor is kept
 COMMAND_SAMPLES = 64  # floors kept, newest first
@@ -99,7 +102,8 @@ class HubClock:
         """Take a registration answer's `Date` header, read between monotonic sent/received."""
         second = date_header(date)
         if second is not None and received >= sent:
-            self._dates.append((received, Interval(second - received, second + 1.0 - sent)))
+            self._dates.append((received, Interval(second - received,
+                                                   second + DATE_SPAN - sent)))
         self.round_trip(received - sent)
 
     def round_trip(self, seconds: float) -> None:

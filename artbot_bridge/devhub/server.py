@@ -30,6 +30,8 @@ is as harsh as the real hub wherever an agent has to survive it:
   the robot_update of every record update (a registered agent's heartbeat keys, a known
   robot's robot_status). A slow feed client slows every agent's reader, as on the hub.
 - The robot API answers 500 once a record holds a value JSON cannot carry (NaN, Infinity).
+- Every answer's `Date` header is the one uvicorn refreshed about a second ago
+  (`UvicornDate`): it lags the hub's clock by up to two seconds.
 
 Deliberate differences, for demos and tests: no operator token; `POST
 /api/robots/{id}/command` accepts an optional `command_id` (a test repeats one to play a
@@ -56,7 +58,9 @@ running server; each start and each stop composes a fresh hub.
 
 import asyncio
 from dataclasses import dataclass
+from email.utils import formatdate
 import ssl
+import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 
 from aiohttp import web, WSCloseCode
@@ -72,6 +76,7 @@ from .gate import TokenGate
 from .hubstate import HubState
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+DATE_REFRESH = 1.0  # seconds: uvicorn's server refreshes its Date header once per second
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,25 @@ def compose(events: EventLog, ping_interval: float, token: Optional[str] = None,
     return Parts(state, connections, feed, api, agent_sockets)
 
 
+class UvicornDate:
+    """
+    The `Date` header as the real hub's server writes it.
+
+    uvicorn refreshes it on a tick once a second from its start, so it lags the hub's clock by
+    up to a second beyond its own one-second resolution.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._started = clock()
+
+    async def stamp(self, request: web.Request, response: web.StreamResponse) -> None:
+        """Write the Date of the last tick (aiohttp's on_response_prepare signal)."""
+        now = self._clock()
+        tick = now - (now - self._started) % DATE_REFRESH
+        response.headers['Date'] = formatdate(tick, usegmt=True)
+
+
 def application(parts: Parts, index: Handler) -> web.Application:
     """Return the routes of one composed hub, as the real hub's (and the page's)."""
     api, feed = parts.api, parts.feed
@@ -119,6 +143,8 @@ def application(parts: Parts, index: Handler) -> web.Application:
     add('GET', '/api', index)
     add('GET', '/', feed.page)
     add('GET', '/static/{name}', feed.static_file)
+
+    app.on_response_prepare.append(UvicornDate().stamp)
 
     async def close_sockets(app: web.Application) -> None:
         for ws in list(parts.connections.open) + list(feed.dashboards) + list(feed.feeds):
