@@ -14,7 +14,8 @@ from rcl_interfaces.msg import Log
 from std_msgs.msg import String
 
 from ..core.builtins import MAX_LOG_LINES
-from ..core.protocol import HUB_LEVELS, utc_timestamp
+from ..core.messages import HUB_LEVELS
+from ..core.protocol import utc_timestamp
 from ..core.ratelimit import RateLimiter
 
 LOG_LEVELS = {'debug': Log.DEBUG, 'info': Log.INFO, 'warn': Log.WARN, 'error': Log.ERROR,
