@@ -1,5 +1,5 @@
 # The two commands of a fresh machine: `make demo` and `make test`. Each sets up what it needs.
-.PHONY: demo test test-jazzy test-humble test-kilted bench soak feed profile screenshot setup clean
+.PHONY: demo test test-jazzy test-humble test-kilted bench bench-messages soak feed profile screenshot setup clean
 
 demo:
 	bash scripts/demo.sh
@@ -22,6 +22,10 @@ bench:
 	bash scripts/setup.sh kilted
 	.venv/kilted/bin/python -m pip install --quiet -r requirements/bench.txt
 	.venv/kilted/bin/python bench/run.py
+
+bench-messages:
+	bash scripts/setup.sh kilted
+	.venv/kilted/bin/python bench/messages.py
 
 soak:
 	bash scripts/setup.sh kilted

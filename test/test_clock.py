@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 from email.utils import format_datetime
 import math
 
-from artbot_bridge.core.clock import DATE_SPAN, date_header, hub_stamp, HubClock, Interval
+from artbot_bridge.core.clock import date_header, DATE_SPAN, hub_stamp, HubClock, Interval
 from artbot_bridge.core.deadline import Deadline, expired
 import pytest
 

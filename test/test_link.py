@@ -4,7 +4,7 @@ import random
 import signal
 import time
 
-from artbot_bridge.core.protocol import HEARTBEAT_NUMBERS, is_number
+from artbot_bridge.core.messages import HEARTBEAT_NUMBERS, is_number
 from harness import FAST, FaultProxy, free_port, HubHarness, wait_for
 import pytest
 

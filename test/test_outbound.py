@@ -3,7 +3,8 @@
 import json
 import math
 
-from artbot_bridge.core.protocol import encode, HEARTBEAT_NUMBERS, is_number, STATUS_NUMBERS
+from artbot_bridge.core.messages import HEARTBEAT_NUMBERS, is_number, STATUS_NUMBERS
+from artbot_bridge.core.protocol import encode
 from artbot_bridge.core.settings import build_settings
 from artbot_bridge.devhub.realhub import acceptance_error, api_error, frame_error
 from artbot_bridge.ros.status import StatusBoard

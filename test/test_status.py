@@ -2,8 +2,9 @@
 
 import math
 
+from artbot_bridge.core.messages import RobotStatus
 from artbot_bridge.core.settings import build_settings
-from artbot_bridge.ros.status import StatusBoard
+from artbot_bridge.ros.status import MEANINGS, StatusBoard
 from harness import ManualClock
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import BatteryState
@@ -51,6 +52,11 @@ def test_battery_state_gets_the_hubs_meaning():
                                                  'twist.twist.linear.x': 0.0}
     assert list(status)[-1] == 'sources'
     assert b.flat_keys() == {k: v for k, v in status.items() if k != 'sources'}
+
+
+def test_a_types_meaning_feeds_keys_the_hubs_robot_record_knows():
+    for keys, _ in MEANINGS.values():
+        assert set(keys) <= set(RobotStatus.model_fields), keys
 
 
 def test_unknown_percentage_falls_back_to_charge_over_capacity():

@@ -21,7 +21,7 @@ import json
 import re
 from typing import Any, Callable, Dict, Hashable, Optional
 
-from .protocol import SEQ_KEY
+from .messages import SEQ_KEY
 
 EchoKey = Hashable
 # How `protocol.encode` lays a frame out: type first, top-level keys, then the data, whose

@@ -4,41 +4,31 @@ The hub's wire protocol: inbound commands parsed at the edge, outbound frames en
 `encode` is the only way an outbound frame is made, and it guarantees what the real hub's
 reader needs to survive (a single bad frame kills it silently, leaving a zombie link):
 - every frame is one text frame holding one JSON object;
-- a heartbeat or robot_status never carries a null: an unknown value is left out;
-- the keys the hub computes its health score with are finite numbers or absent;
-- a log_entry carries the hub's upper-case level, a timestamp and a source, and everything else
-  under `details`, the one extra key the hub files with a log line.
+- its data is what the message's model in `messages` makes of it: a heartbeat or robot_status
+  never carries a null (an unknown value is left out), the keys the hub computes its health
+  score with are finite numbers or absent, a log_entry is in the hub's words;
+- a NaN or an infinity deeper in the data goes as null: JSON has no word for it.
 """
 
 from datetime import datetime, timezone
 import json
 import math
 import re
-from typing import Any, Callable, Dict, FrozenSet, Literal, Mapping, Optional
+from typing import Any, Callable, Dict, Literal, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, TypeAdapter
 from pydantic import ValidationError
+
+from .messages import Heartbeat, LogEntry, RobotStatus, SEQ_KEY
 
 MAX_DEPTH = 32  # nesting of command parameters; deeper is refused, not recursed into
 MAX_ID = 200  # characters of a command id; a longer one is refused, never remembered
 _LEADING_ID = re.compile(r'\s*\{\s*"command_id"\s*:\s*"((?:[^"\\]|\\.){1,%d})"' % MAX_ID)
 OutboundType = Literal['heartbeat', 'robot_status', 'command_response', 'log_entry']
 
-# Keys the hub does arithmetic on after each message (its health score): a null or a string
-# there raises inside its reader. The heartbeat's are read before the hub renames them.
-HEARTBEAT_NUMBERS = frozenset(('cpu_percent', 'memory_percent', 'temperature', 'battery_level'))
-STATUS_NUMBERS = frozenset(
-    ('battery_level', 'cpu_usage', 'memory_usage', 'temperature', 'network_latency'))
 # The hub's own endpoints set the robot's status on these actions, whatever the agent answers,
 # and refuse every later command until a robot_status says "online" again.
 STATUS_FLIPPING_ACTIONS = frozenset(('start', 'stop', 'restart', 'reboot'))
-# Log levels as the hub files and filters them.
-HUB_LEVELS = {'debug': 'DEBUG', 'info': 'INFO', 'warn': 'WARNING', 'warning': 'WARNING',
-              'error': 'ERROR', 'fatal': 'CRITICAL', 'critical': 'CRITICAL'}
-LOG_KEYS = ('level', 'message', 'timestamp', 'source')
-# The number the bridge puts first in each robot_status and log_entry it wants proven: the
-# hub's dashboard feed echoes the data, and so the number, once its reader handled the frame.
-SEQ_KEY = 'bridge_seq'
 
 
 class ProtocolError(ValueError):
@@ -150,48 +140,13 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def is_number(value: Any) -> bool:
-    """Return True for a finite float or an int a float can hold: what the hub computes with."""
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2 ** 53
-
-
-def _unknown(key: str, value: Any, numbers: FrozenSet[str]) -> bool:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return True
-    return key in numbers and not is_number(value)
-
-
-def known_values(data: Mapping[str, Any], numbers: FrozenSet[str]) -> Mapping[str, Any]:
-    """Leave out unknown values: nulls, NaN and infinities, non-numbers under `numbers`."""
-    unknown = [key for key, value in data.items() if _unknown(key, value, numbers)]
-    if not unknown:
-        return data  # the usual case costs no copy
-    return {key: value for key, value in data.items() if key not in unknown}
-
-
-def hub_log_entry(data: Mapping[str, Any]) -> Dict[str, Any]:
-    """Return a log_entry the hub files: its level words, a timestamp, a source, `details`."""
-    level = str(data.get('level', 'info'))
-    entry = {
-        'level': HUB_LEVELS.get(level.lower(), level.upper()),
-        'message': str(data.get('message', '')),
-        'timestamp': data.get('timestamp') or utc_timestamp(),
-        'source': data.get('source') or 'artbot_bridge',
-    }
-    details = {key: value for key, value in data.items() if key not in LOG_KEYS}
-    if details:
-        entry['details'] = details
-    return entry
-
-
-# What each kind of frame guarantees about its data, applied in `encode` and nowhere else.
-_DATA_RULES: Dict[str, Callable[[Mapping[str, Any]], Mapping[str, Any]]] = {
-    'heartbeat': lambda data: known_values(data, HEARTBEAT_NUMBERS),
-    'robot_status': lambda data: known_values(data, STATUS_NUMBERS),
-    'log_entry': hub_log_entry,
-    'command_response': lambda data: data,
+# What each kind of frame's data is as sent (`messages`), applied in `encode` and nowhere else:
+# (data, the frame's timestamp) -> data.
+_DATA_RULES: Dict[str, Callable[[Mapping[str, Any], str], Mapping[str, Any]]] = {
+    'heartbeat': lambda data, now: Heartbeat.wire(data),
+    'robot_status': lambda data, now: RobotStatus.wire(data),
+    'log_entry': LogEntry.wire,
+    'command_response': lambda data, now: data,  # as the handler made it, nulls too
 }
 
 
@@ -202,11 +157,14 @@ def encode(kind: OutboundType, agent_id: str, data: Mapping[str, Any], *,
 
     `seq` goes first in the data, as SEQ_KEY, where `feed.frame_key` finds it again.
     """
-    body = _DATA_RULES[kind](data)
+    now = utc_timestamp()
+    body = _DATA_RULES[kind](data, now)
     if seq is not None:
         body = {SEQ_KEY: seq, **{key: value for key, value in body.items() if key != SEQ_KEY}}
-    message = {'type': kind, 'agent_id': agent_id, 'timestamp': utc_timestamp(), **top,
-               'data': body}
+    return _dumps({'type': kind, 'agent_id': agent_id, 'timestamp': now, **top, 'data': body})
+
+
+def _dumps(message: Dict[str, Any]) -> str:
     try:
         return json.dumps(message, separators=(',', ':'), allow_nan=False, default=_plain)
     except ValueError:  # a NaN or an infinity deeper down: JSON has no word for it

@@ -6,17 +6,10 @@ from typing import Tuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .messages import HUB_KEYS
+
 _FLAT_KEY = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 _PATH = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$')
-# Keys of the hub's robot record: a stream source's frames must not overwrite them.
-_HUB_KEYS = frozenset((
-    'robot_id', 'status', 'hostname', 'ip_address', 'system_info', 'capabilities', 'sources',
-    'last_heartbeat', 'cpu_usage', 'memory_usage', 'cpu_percent', 'memory_percent',
-    'temperature', 'battery_level', 'is_charging', 'is_docked', 'create3_connected',
-    'create3_status', 'oak_connected', 'workspace_running', 'uptime', 'logs', 'timestamp',
-    'id', 'agent_id', 'name', 'location', 'current_action', 'network_latency', 'battery',
-    'oak_camera_connected', 'workspace_status', 'uptime_seconds', 'last_update',
-    'registered_at'))
 
 
 def split_pairs(value: object) -> object:
@@ -112,7 +105,7 @@ class SourceSettings(BaseModel):
 
     @model_validator(mode='after')
     def _check_stream_name(self) -> 'SourceSettings':
-        if self.mode == 'stream' and (not _FLAT_KEY.match(self.name) or self.name in _HUB_KEYS):
+        if self.mode == 'stream' and (not _FLAT_KEY.match(self.name) or self.name in HUB_KEYS):
             raise ValueError(f'a stream source names a key of robot_status: {self.name!r} must be '
                              'a plain identifier the hub does not already use')
         return self

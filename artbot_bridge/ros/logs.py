@@ -11,7 +11,7 @@ from typing import Callable
 from rcl_interfaces.msg import Log
 from std_msgs.msg import String
 
-from ..core.protocol import HUB_LEVELS
+from ..core.messages import HUB_LEVELS
 
 LOG_LEVELS = {'debug': Log.DEBUG, 'info': Log.INFO, 'warn': Log.WARN, 'error': Log.ERROR,
               'fatal': Log.FATAL}
