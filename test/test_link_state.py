@@ -411,3 +411,51 @@ def test_only_a_restart_close_starts_the_restart_schedule(code):
     link.connected()
     link.hub_closed(code, '', now=100.0)
     assert link.closed(0.0, now=100.0).delay == 0.5
+
+
+def proxied_link() -> Link:
+    """Return a link that was up behind a reverse proxy, which then dropped it (1006)."""
+    link = Link(Backoff(0.5, 30.0, 10.0, rand=lambda: 0.0))
+    link.attempt()
+    link.registered()
+    link.connected()
+    link.hub_closed(1006, '', now=100.0)
+    link.closed(5.0, now=100.0)
+    return link
+
+
+def bad_gateway(status: int = 502) -> RegistrationError:
+    return RegistrationError(f'registration refused: HTTP {status}: Bad Gateway', status)
+
+
+@pytest.mark.parametrize('status', [502, 503, 504])
+def test_a_proxy_answering_for_a_down_hub_after_a_link_starts_the_restart_schedule(status):
+    link = proxied_link()
+    delays = []
+    for second in range(1, 6):  # nginx answers 502 while the hub behind it restarts
+        link.attempt()
+        link.failed(bad_gateway(status), now=100.0 + second)
+        delays.append(link.closed(0.0, now=100.0 + second).delay)
+    assert delays == [0.1, 0.2, 0.4, 0.8, 0.8]
+
+
+def test_a_hub_down_for_long_behind_a_proxy_gets_one_restart_window_then_the_backoff():
+    link = proxied_link()
+    delays = []
+    for second in (1.0, 31.5, 32.0, 33.0, 34.0):
+        link.attempt()
+        link.failed(bad_gateway(), now=100.0 + second)
+        delays.append(link.closed(0.0, now=100.0 + second).delay)
+    assert delays == [0.1, 0.5, 1.0, 2.0, 4.0], 'no second window without a link between'
+
+
+@pytest.mark.parametrize('error', [bad_gateway(500), ConnectionRefusedError('refused')])
+def test_only_a_proxys_down_answer_after_a_link_starts_the_restart_schedule(error):
+    link = proxied_link()
+    link.attempt()
+    link.failed(error, now=101.0)
+    assert link.closed(0.0, now=101.0).delay == 1.0  # the ordinary backoff goes on
+    fresh = Link(Backoff(0.5, 30.0, 10.0, rand=lambda: 0.0))
+    fresh.attempt()
+    fresh.failed(bad_gateway(), now=101.0)  # no link yet: a proxy in front of a hub not up
+    assert fresh.closed(0.0, now=101.0).delay == 0.5

@@ -159,7 +159,7 @@ class HubClient:
                 raise
             except Exception as err:  # noqa: B902 - link.failed() classifies every failure
                 error = err
-                link.failed(err)
+                link.failed(err, time.monotonic())
             finally:
                 self._ws = None
                 self._reporter.closed()

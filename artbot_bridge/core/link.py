@@ -20,6 +20,9 @@ REFUSING_STATUSES = (401, 403)
 # Close codes of a hub that is going down on purpose and will be back: going away (1001),
 # service restart (1012, uvicorn's on shutdown), try again later (1013).
 RESTART_CODES = (1001, 1012, 1013)
+# A reverse proxy's answer while the hub behind it is down (bad gateway, unavailable, gateway
+# timeout): after a link, the hub is restarting behind a proxy that closed the socket (1006).
+PROXY_DOWN = (502, 503, 504)
 
 
 class LinkState(str, Enum):
@@ -160,6 +163,7 @@ class Link:
         self._secrets = tuple(secrets)  # never shown in last_error
         self._restart_since: Optional[float] = None  # the hub closed to restart, at this time
         self._restart_dials = 0  # attempts since then
+        self._linked = False  # a link was up since the last restart schedule began
         self._verdict = Verdict.RETRY  # of the attempt under way
 
     @property
@@ -180,6 +184,7 @@ class Link:
     def connected(self) -> None:
         """Count an open socket; a refusal after it is news again; a restart is over."""
         self._restart_since = None
+        self._linked = True
         self.refusal_logged = ''
         self.stats.connects += 1
         self.stats.reconnects = self.stats.connects - 1
@@ -193,16 +198,29 @@ class Link:
         schedule (`closed`), at `now` (the caller's monotonic clock).
         """
         if code in RESTART_CODES and not self.stopping and not self.redial_now:
-            self._restart_since, self._restart_dials = now, 0
-            self.backoff.reset()
+            self._restarting(now)
         if code is not None and not self.stopping and not self.redial_now:
             self.stats.last_error = clip(f'closed by hub: code {code} {reason}'.strip(),
                                          secrets=self._secrets)
 
-    def failed(self, err: BaseException) -> Verdict:
-        """Note the error that ended the attempt, and return its verdict."""
+    def _restarting(self, now: float) -> None:
+        """Start the restart schedule: once per link, so a hub down for long gets one window."""
+        self._restart_since, self._restart_dials = now, 0
+        self._linked = False
+        self.backoff.reset()
+
+    def failed(self, err: BaseException, now: float = 0.0) -> Verdict:
+        """
+        Note the error that ended the attempt, and return its verdict.
+
+        The first proxy answer of PROXY_DOWN after a link starts the restart schedule too: the
+        proxy is up and the hub behind it is not (a restart behind nginx ends the socket with
+        1006, not with the hub's clean close).
+        """
         self.stats.last_error = describe(err, self._secrets)
         self._verdict = self._classify(err)
+        if self._linked and not self.stopping and rejected_status(err) in PROXY_DOWN:
+            self._restarting(now)
         return self._verdict
 
     def closed(self, lived: float, now: float = 0.0) -> Step:
