@@ -117,3 +117,19 @@ def test_pong_proven_answers_are_sent_again_after_an_abnormal_end_within_the_gra
     clock.now += 10.0
     delivery.requeue_unproven(abnormal=True)
     assert json.loads(outbox.pop()[0])['command_id'] == 'c2'
+
+
+def test_pong_proven_answers_kept_for_resending_stay_within_the_window():
+    clock = ManualClock()
+    outbox = Outbox()
+    size = len(answer(10))  # c10 to c19: all of one size
+    delivery = Delivery(outbox, LinkStats(), None, grace=40.0, clock=clock,
+                        window=(1000, 5 * size))
+    for n in range(20):  # a busy link: each answer's pong comes, all within the grace
+        outbox.put(RESPONSES, answer(n))
+        run_sender(delivery)
+    delivery.requeue_unproven(abnormal=True)
+    again = []
+    while (item := outbox.pop()) is not None:
+        again.append(json.loads(item[0])['command_id'])
+    assert again == ['c15', 'c16', 'c17', 'c18', 'c19'], 'the newest, within the byte bound'

@@ -72,7 +72,10 @@ class Delivery:
         self._asked = 0  # the highest send number a ping in flight will prove
         self._waiting: Deque[Echo] = deque()  # echo: sent on this socket, not echoed yet
         self._echoed_at = 0.0  # echo: when this socket's last echo came (or it opened)
-        self._resendable: Deque[Tuple[float, Unproven]] = deque()  # pong: (proven at, frame)
+        # pong: (proven at, frame), kept for `grace` within the window's bounds, so that late
+        # pongs on a busy link cannot keep more than the unproven frames may take.
+        self._resendable: Deque[Tuple[float, Unproven]] = deque()
+        self._resendable_bytes = 0
         self._settled = asyncio.Event()  # nothing unproven
         self.pacer = Pacer(clock)
         self._settled.set()
@@ -194,8 +197,12 @@ class Delivery:
                 self._spool.remove(item[3])
             if self._grace:
                 self._resendable.append((now, item))
-        while self._resendable and now - self._resendable[0][0] > self._grace:
-            self._resendable.popleft()
+                self._resendable_bytes += len(item[1])
+        frames, size = self._window
+        resendable = self._resendable
+        while resendable and (now - resendable[0][0] > self._grace or len(resendable) > frames
+                              or self._resendable_bytes > size):
+            self._resendable_bytes -= len(resendable.popleft()[1][1])
         if not self._unproven:
             self._settled.set()
 
@@ -218,6 +225,7 @@ class Delivery:
         again = [item for proven_at, item in self._resendable
                  if abnormal and now - proven_at <= self._grace]
         self._resendable.clear()
+        self._resendable_bytes = 0
         self._waiting.clear()
         again += self._unproven
         self._unproven.clear()
