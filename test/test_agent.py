@@ -10,7 +10,7 @@ import uuid
 from artbot_bridge.core.agent import HubAgent
 from artbot_bridge.core.deadline import Deadline
 from artbot_bridge.core.settings import build_settings
-from harness import FAST, wait_for
+from harness import FAST, free_port, HubHarness, wait_for
 import pytest
 
 
@@ -38,7 +38,7 @@ class Robot:
         return {'robot_status': {'battery': 77.0}}
 
     def registration(self) -> Dict[str, Any]:
-        return {'agent_id': 'bot-agent', 'hostname': 'test', 'system_info': {'python': '3'},
+        return {'hostname': 'test', 'system_info': {'python': '3'},
                 'robot_info': {'status_sources': ['battery']}}
 
     def handlers(self):
@@ -75,15 +75,25 @@ def stamp(seconds_ago: float = 0.0) -> str:
 
 
 @pytest.fixture
-def agent(hub):
-    robot = Robot()
-    settings = build_settings({**FAST, 'hub_url': hub.url, 'agent_id': 'bot-agent'}, [], {})
-    agent = HubAgent(settings, robot, logging.getLogger('test_agent'))
-    agent.start()
-    try:
-        yield agent, robot
-    finally:
+def start_agent():
+    """Return a factory of started agents (fast timings merged in); all are stopped after."""
+    started: List[HubAgent] = []
+
+    def start(params: Dict[str, Any]) -> Tuple[HubAgent, Robot]:
+        robot = Robot()
+        settings = build_settings({**FAST, **params}, [], {})
+        agent = HubAgent(settings, robot, logging.getLogger('test_agent'))
+        agent.start()
+        started.append(agent)
+        return agent, robot
+    yield start
+    for agent in started:
         agent.stop()
+
+
+@pytest.fixture
+def agent(hub, start_agent):
+    return start_agent({'hub_url': hub.url, 'agent_id': 'bot-agent'})
 
 
 def send(hub, action, seconds_ago=0.0):
@@ -140,3 +150,51 @@ def test_stop_ends_the_robots_leases_and_closes_cleanly(hub, agent):
     started = time.monotonic()
     agent.stop()  # twice is harmless
     assert time.monotonic() - started < 1.0
+
+
+def test_registration_precedes_every_connect_including_after_hub_restart(hub, start_agent):
+    agent, _ = start_agent({'hub_url': hub.url, 'agent_id': 'bot-reg'})
+    hub.wait_connected('bot-reg')
+    connects = hub.restart_times('bot-reg', 2)
+    assert all(event['registered'] for event in connects), connects
+    # Between two connects there is a fresh registration (the hub forgets on disconnect).
+    ordered = [e['kind'] for e in hub.events() if e['kind'] in ('register', 'connect')]
+    assert ordered == ['register', 'connect'] * 3, ordered
+    assert agent.snapshot()['link']['state'] == 'connected'
+
+
+def test_hub_down_at_start_connects_within_one_backoff_step(start_agent):
+    port = free_port()
+    agent, robot = start_agent({'hub_url': f'http://127.0.0.1:{port}', 'agent_id': 'bot-late'})
+    wait_for(lambda: agent.snapshot()['link']['attempts'] >= 2, 15, 'a failed attempt',
+             agent.snapshot)
+    time.sleep(2.0)  # let the backoff grow to its cap (1 s here)
+    late = HubHarness(port=port)
+    try:
+        late.start()
+        started = time.monotonic()
+        connect = late.wait_connected('bot-late', timeout=10)
+        assert connect['t'] - started <= FAST['reconnect_max_delay'] + 1.0
+        assert late.events('register', agent_id='bot-late')
+    finally:
+        late.close()
+    assert robot.links[0] is False and True in robot.links
+
+
+def test_hub_restarted_five_times_never_two_sockets(hub, start_agent):
+    agent, _ = start_agent({'hub_url': hub.url, 'agent_id': 'bot-5'})
+    hub.wait_connected('bot-5')
+    connects = hub.restart_times('bot-5', 5)
+    assert len(connects) == 6
+    assert max(event['open_sockets'] for event in connects) == 1
+    assert agent.snapshot()['link']['reconnects'] == 5
+
+
+def test_server_closing_the_socket_makes_the_agent_reconnect(hub, start_agent):
+    agent, _ = start_agent({'hub_url': hub.url, 'agent_id': 'bot-kick'})
+    hub.wait_connected('bot-kick')
+    for count in (2, 3):
+        hub.kick('bot-kick', code=1000)
+        hub.wait_connected('bot-kick', count=count)
+    assert len(hub.events('register', agent_id='bot-kick')) == 3
+    assert agent.snapshot()['link']['connects'] == 3

@@ -94,7 +94,7 @@ class HubAgent:
         await self.hub.reconnect()
 
     def _registration(self) -> Dict[str, Any]:
-        body = self._robot.registration()
+        body = {'agent_id': self.settings.agent_id, **self._robot.registration()}
         body['robot_info'] = {'capabilities': list(self.dispatcher.allowed),
                               **body.get('robot_info', {})}
         return body

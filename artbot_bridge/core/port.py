@@ -25,7 +25,7 @@ class RobotPort(Protocol):
         """Return the robot's part of the `status` command's answer (and of ~/get_status)."""
 
     def registration(self) -> Dict[str, Any]:
-        """Return the registration body's robot part (may block: called off the loop)."""
+        """Return the registration body but its agent id (may block: called off the loop)."""
 
     def handlers(self) -> Dict[str, Handler]:
         """Return {action: handler} of the command table, once, at construction."""

@@ -151,9 +151,8 @@ class BridgeNode(Node):
         return {'robot_status': self.board.robot_status()}
 
     def registration(self) -> Dict[str, Any]:
-        """Return the registration body; the agent adds the capabilities."""
+        """Return the registration body; the agent adds its agent id and the capabilities."""
         return {
-            'agent_id': self.settings.agent_id,
             'hostname': socket.gethostname(),
             'system_info': {
                 'platform': platform.platform(),
