@@ -1,5 +1,5 @@
 # The two commands of a fresh machine: `make demo` and `make test`. Each sets up what it needs.
-.PHONY: demo test test-jazzy test-humble test-kilted bench bench-messages soak feed profile screenshot setup clean
+.PHONY: demo test test-jazzy test-humble test-kilted bench bench-messages soak feed late-pongs profile screenshot setup clean
 
 demo:
 	bash scripts/demo.sh
@@ -34,6 +34,10 @@ soak:
 feed:
 	bash scripts/setup.sh kilted
 	.venv/kilted/bin/python bench/feed.py
+
+late-pongs:
+	bash scripts/setup.sh kilted
+	.venv/kilted/bin/python bench/late_pongs.py
 
 profile:
 	bash scripts/setup.sh kilted

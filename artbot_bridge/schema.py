@@ -56,20 +56,19 @@ def schema() -> Dict[str, Any]:
     def one_of(*kinds: Any) -> Dict[str, Any]:
         return {'anyOf': [refs[kind] for kind in kinds]}
 
+    description = ('Generated from artbot_bridge/core/messages.py and protocol.py by `'
+                   + COMMAND + '`. Every message is one JSON object in one text frame. '
+                   'The hub copies only the heartbeat keys marked x-hub-record (under '
+                   'that name) and merges robot_status into its robot record as it is; '
+                   'a null or a non-number under a key marked x-hub-computes kills its '
+                   'reader, so those keys are left out when unknown.')
+    outbound = one_of(*((model, 'serialization') for model in OUTBOUND))
+    inbound = one_of((Command, 'validation'))
     return {
         '$schema': 'https://json-schema.org/draft/2020-12/schema',
         'title': 'The Artbot Control Hub protocol, as artbot_bridge speaks it',
-        'description': f'Generated from artbot_bridge/core/messages.py and protocol.py by '
-                       f'`{COMMAND}`. Every message is one JSON object in one text frame. '
-                       'The hub copies only the heartbeat keys marked x-hub-record (under '
-                       'that name) and merges robot_status into its robot record as it is; '
-                       'a null or a non-number under a key marked x-hub-computes kills its '
-                       'reader, so those keys are left out when unknown.',
-        'anyOf': [
-            {'title': 'agent to hub', **one_of(*((model, 'serialization')
-                                                 for model in OUTBOUND))},
-            {'title': 'hub to agent', **one_of((Command, 'validation'))},
-        ],
+        'description': description,
+        'anyOf': [{'title': 'agent to hub', **outbound}, {'title': 'hub to agent', **inbound}],
         '$defs': document['$defs'],
     }
 

@@ -1,4 +1,5 @@
-"""The hub link, end to end: the real bridge process against the real local hub.
+"""
+The hub link, end to end: the real bridge process against the real local hub.
 
 The link's own behaviour (registration, restarts, one socket) runs in-process in
 test_agent.py; these need the process: telemetry from its sources, signals, the keepalive.
