@@ -83,7 +83,8 @@ def run(proof: str, delay: float, commands: int) -> Dict[str, Any]:
     agent = f'bot-late-{proof}-{int(delay)}'
     bridge = BridgeProcess({
         **FAST, 'hub_url': f'http://127.0.0.1:{proxy.port}', 'agent_id': agent,
-        'delivery_proof': proof, 'echo_timeout': delay + 10.0, 'commands': ['large'],
+        'delivery_proof': proof, 'echo_timeout': delay + 10.0, 'open_timeout': delay + 5.0,
+        'commands': ['large'],
         'large.service': service, 'large.type': 'std_srvs/srv/Trigger', 'large.concurrent': True,
         'max_commands_per_minute': 100_000, 'ping_interval': 20.0, 'ping_timeout': 20.0})
     try:

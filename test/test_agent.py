@@ -1,5 +1,6 @@
 """The hub side assembled (HubAgent) in this process, against the local hub, with a plain robot."""
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 import logging
 import threading
@@ -45,7 +46,11 @@ class Robot:
         async def drive(command):
             self.drove.append(command.command_id)
             return True, {'message': 'drove'}
-        return {'drive': drive}
+
+        async def large(command):  # a service that takes a moment and answers 100 KB
+            await asyncio.sleep(0.01)
+            return True, {'message': 'x' * 100_000}
+        return {'drive': drive, 'large': large}
 
     def deadlines(self) -> Dict[str, Deadline]:
         return {'drive': Deadline(1.0, unsure_runs=False)}
@@ -116,7 +121,7 @@ def test_the_assembled_hub_side_registers_runs_commands_and_tells_the_robot(hub,
     hub.wait_connected('bot-agent')
     registered = hub.events('register', agent_id='bot-agent')[0]['body']
     assert registered['robot_info'] == {
-        'capabilities': ['drive', 'get_logs', 'ping', 'reconnect', 'status'],
+        'capabilities': ['drive', 'get_logs', 'large', 'ping', 'reconnect', 'status'],
         'status_sources': ['battery']}
     wait_for(lambda: robot.links[-1:] == [True], 5, 'the robot told the link is up')
     wait_for(lambda: hub.messages('bot-agent', 'heartbeat'), 5, 'a heartbeat')
@@ -160,7 +165,7 @@ def test_registration_precedes_every_connect_including_after_hub_restart(hub, st
     # Between two connects there is a fresh registration (the hub forgets on disconnect).
     ordered = [e['kind'] for e in hub.events() if e['kind'] in ('register', 'connect')]
     assert ordered == ['register', 'connect'] * 3, ordered
-    assert agent.snapshot()['link']['state'] == 'connected'
+    wait_for(lambda: agent.snapshot()['link']['state'] == 'connected', 5, 'connected')
 
 
 def test_hub_down_at_start_connects_within_one_backoff_step(start_agent):
@@ -187,7 +192,8 @@ def test_hub_restarted_five_times_never_two_sockets(hub, start_agent):
     connects = hub.restart_times('bot-5', 5)
     assert len(connects) == 6
     assert max(event['open_sockets'] for event in connects) == 1
-    assert agent.snapshot()['link']['reconnects'] == 5
+    wait_for(lambda: agent.snapshot()['link']['reconnects'] == 5, 5, 'five reconnects counted',
+             agent.snapshot)
 
 
 def test_server_closing_the_socket_makes_the_agent_reconnect(hub, start_agent):
@@ -197,4 +203,21 @@ def test_server_closing_the_socket_makes_the_agent_reconnect(hub, start_agent):
         hub.kick('bot-kick', code=1000)
         hub.wait_connected('bot-kick', count=count)
     assert len(hub.events('register', agent_id='bot-kick')) == 3
-    assert agent.snapshot()['link']['connects'] == 3
+    wait_for(lambda: agent.snapshot()['link']['connects'] == 3, 5, 'three connects counted',
+             agent.snapshot)
+
+
+@pytest.mark.parametrize('proof', ['pong', 'echo'])
+def test_a_burst_of_large_answers_never_stalls_the_link(hub, start_agent, proof):
+    """Unproven answers must not stop the reading that brings their proof (a pong)."""
+    agent, _ = start_agent({'hub_url': hub.url, 'agent_id': f'bot-{proof}',
+                            'delivery_proof': proof, 'ping_interval': 20.0, 'ping_timeout': 20.0,
+                            'max_commands_per_minute': 100_000, 'max_concurrent_commands': 100})
+    hub.wait_connected(f'bot-{proof}')
+    sent = [str(uuid.uuid4()) for _ in range(300)]
+    for command_id in sent:
+        hub.send_command(f'bot-{proof}', {'command_id': command_id, 'action': 'large',
+                                          'timestamp': stamp()})
+    wait_for(lambda: set(sent) <= set(hub.answer_counts(f'bot-{proof}')), 20,
+             'every answer, with no stall', lambda: len(hub.answer_counts(f'bot-{proof}')))
+    assert agent.snapshot()['link']['connects'] == 1, 'no link dropped on the way'

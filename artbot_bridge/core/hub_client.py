@@ -76,7 +76,7 @@ class HubClient:
         self._asked = False  # the next attempt was asked for (a reconnect request)
         self._running = running  # commands running (the dispatcher's count)
         self._inbound = Inbound(settings, self.outbox, self._delivery, self.stats, running,
-                                on_command, logger)
+                                on_command, logger, count_unproven=self._echo)
         self.telemetry_on = True  # heartbeat, robot_status and stream frames (~/set_telemetry)
         self._reporter = Reporter(settings, telemetry, self.outbox, self.stats, self.hub_clock,
                                   on_frame, self._next, lambda: self.telemetry_on, logger)

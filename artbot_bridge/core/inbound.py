@@ -2,14 +2,23 @@
 Commands read from the agent socket, each only once its answer has room.
 
 A command is read while its answer, at its largest, fits in the answer queue beside the
-answers of the commands still running and the frames sent and not proven yet; a flood waits
-in the socket rather than losing answers. When the link ends, what already arrived is read
-anyway (`draining`): a command with no room then is held, and run first on the next link.
+answers of the commands still running and, under the echo proof, the frames sent and not
+proven yet; a flood waits in the socket rather than losing answers. When the link ends, what
+already arrived is read anyway (`draining`): a command with no room then is held, and run first
+on the next link.
+
+Under the pong proof the proof of every answer is a pong on this very socket, and the
+WebSocket library stops reading the socket, pongs included, once 16 messages wait unread. So
+there the socket is read on: commands wait for room in the held queue (up to
+`max_queued_responses` of them, and half of `max_queued_bytes`), and only a flood beyond that
+waits in the socket. The unproven frames do not count against the room there; the delivery's
+window bounds them.
 """
 
+import asyncio
 from collections import deque
 import time
-from typing import Any, Callable, Deque, Tuple, Union
+from typing import Any, Callable, Deque, Optional, Tuple, Union
 
 from .delivery import Delivery
 from .link import LinkStats
@@ -26,19 +35,25 @@ class Inbound:
 
     def __init__(self, settings: Settings, outbox: Outbox, delivery: Delivery,
                  stats: LinkStats, running: Callable[[], int], on_command: Callable[[Item], None],
-                 logger: Any) -> None:
+                 logger: Any, *, count_unproven: bool = True) -> None:
         self._settings = settings
         self._outbox = outbox
         self._delivery = delivery
         self._stats = stats
         self._running = running  # commands running: their answers are on their way
+        self._count_unproven = count_unproven  # the echo proof: its proof comes on the feed
         self._on_command = on_command
         self._log = logger
         self._drop_log = RateLimiter(0.2, 5.0)  # dropped-frame warnings: a burst, then 1 per 5 s
         self.heard_at = 0.0  # when the agent socket last brought a frame
         self._draining = False  # the socket ends: read what arrived, whatever the room
-        # Commands read as a link ended that had no room yet: run first on the next link.
+        # Commands read that had no room yet (as a link ended, or under the pong proof): run
+        # first, in order, as room comes; kept across links.
         self._held: Deque[Item] = deque()
+        self._held_sizes: Deque[int] = deque()  # their frames' sizes (pong proof)
+        self._held_bytes = 0
+        self._arrived = asyncio.Event()  # pong proof: a command was held
+        self._moved = asyncio.Event()  # pong proof: a held command was dispatched
 
     def opened(self) -> None:
         """Start a link: nothing heard on it yet."""
@@ -51,29 +66,24 @@ class Inbound:
     def coming(self) -> Tuple[int, int]:
         """Return (frames, bytes) on their way to the answer queue or still unproven."""
         running, delivery = self._running(), self._delivery
+        if not self._count_unproven:
+            return running, running * self._settings.max_response_bytes
         return (running + len(delivery),
                 running * self._settings.max_response_bytes + delivery.unproven_bytes)
 
     async def receive(self, ws: Any) -> None:
         """Read and dispatch commands until the socket ends (the connection's task)."""
+        if not self._count_unproven:
+            await self._receive_reading_on(ws)
+            return
         while self._held and not self._draining:  # read as an earlier link ended: first
             await self._room()
             if not self._draining:
                 self._dispatch(self._held.popleft())
-        stats = self._stats
         async for frame in ws:
-            stats.received += 1
-            self.heard_at = time.monotonic()
-            try:
-                command: Item = parse_command(frame)
-            except ProtocolError as err:
-                stats.bad_frames += 1
-                if err.command_id is None:
-                    if self._drop_log.allow():
-                        self._log.warning(f'dropped an inbound frame: {err.reason} '
-                                          f'({stats.bad_frames} so far)')
-                    continue
-                command = err  # still answered, with the reason
+            command = self._parse(frame)
+            if command is None:
+                continue
             # A flood of commands waits here, in the socket, rather than losing answers.
             await self._room()
             if self._draining and self._held_room() and not self._outbox.has_room(
@@ -81,6 +91,57 @@ class Inbound:
                 self._held.append(command)  # the link ends: kept, run on the next one
                 continue
             self._dispatch(command)
+
+    def _parse(self, frame: Any) -> Optional[Item]:
+        """Return the command in `frame` (a ProtocolError with an id is answered), or None."""
+        stats = self._stats
+        stats.received += 1
+        self.heard_at = time.monotonic()
+        try:
+            return parse_command(frame)
+        except ProtocolError as err:
+            stats.bad_frames += 1
+            if err.command_id is None:
+                if self._drop_log.allow():
+                    self._log.warning(f'dropped an inbound frame: {err.reason} '
+                                      f'({stats.bad_frames} so far)')
+                return None
+            return err  # still answered, with the reason
+
+    async def _receive_reading_on(self, ws: Any) -> None:
+        """Pong proof: read on, so that pongs are read; commands wait in the held queue."""
+        mover = asyncio.ensure_future(self._move_held())
+        bound = (self._settings.max_queued_responses, self._settings.max_queued_bytes // 2)
+        try:
+            async for frame in ws:
+                command = self._parse(frame)
+                if command is None:
+                    continue
+                size = len(frame)
+                self._held.append(command)
+                self._held_sizes.append(size)
+                self._held_bytes += size
+                self._arrived.set()
+                while (len(self._held) > bound[0] or self._held_bytes > bound[1]) \
+                        and not self._draining:  # a flood: the rest waits in the socket
+                    self._moved.clear()
+                    await self._moved.wait()
+        finally:
+            mover.cancel()
+            await asyncio.gather(mover, return_exceptions=True)
+
+    async def _move_held(self) -> None:
+        """Dispatch the held commands in order as room comes, until the link ends."""
+        while True:
+            while not self._held:
+                self._arrived.clear()
+                await self._arrived.wait()
+            await self._room()
+            if self._draining:
+                return  # the link ends: what is held runs first on the next one
+            self._held_bytes -= self._held_sizes.popleft() if self._held_sizes else 0
+            self._dispatch(self._held.popleft())
+            self._moved.set()
 
     async def _room(self) -> None:
         """Wait until the next command's answer fits, or the link ends (`_draining`)."""
