@@ -24,9 +24,25 @@ def hub() -> Iterator[HubHarness]:
     harness.close()
 
 
+# Lines of each bridge's log shown under a test that failed.
+LOG_TAIL = 80
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
+    """Keep each phase's report on the test item, for fixtures to see whether the test failed."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f'report_{report.when}', report)
+
+
 @pytest.fixture
-def start_bridge() -> Iterator[Callable[..., BridgeProcess]]:
-    """Return a factory of bridge processes (fast timings merged in); all are stopped after."""
+def start_bridge(request: Any) -> Iterator[Callable[..., BridgeProcess]]:
+    """
+    Return a factory of bridge processes (fast timings merged in); all are stopped after.
+
+    When the test failed, the end of each bridge's log is printed with its report.
+    """
     started: List[BridgeProcess] = []
 
     def start(params: Dict[str, Any], env: Dict[str, str] = None,
@@ -36,7 +52,11 @@ def start_bridge() -> Iterator[Callable[..., BridgeProcess]]:
         return bridge
 
     yield start
-    for bridge in started:
+    report = getattr(request.node, 'report_call', None)
+    for number, bridge in enumerate(started):
+        if report is not None and report.failed:
+            tail = bridge.output().splitlines()[-LOG_TAIL:]
+            print(f'--- bridge {number}, last {len(tail)} lines of its log', *tail, sep='\n')
         bridge.close()
 
 
