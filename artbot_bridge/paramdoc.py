@@ -3,6 +3,7 @@ Write docs/parameters.md from the settings model: one table per model.
 
     python -m artbot_bridge.paramdoc            # print the page
     python -m artbot_bridge.paramdoc --write    # rewrite docs/parameters.md of this checkout
+    python -m artbot_bridge.paramdoc --check    # exit 1 when docs/parameters.md is stale
 
 Each table lists a model's fields as the ROS parameters they are: name, ROS type, default,
 range and the field's own description. Settings that are not ROS parameters
@@ -11,8 +12,6 @@ tables get a table each, with the row model read from the field's annotation. Th
 renders the page again and fails when the file differs (test/test_docs.py).
 """
 
-import argparse
-from pathlib import Path
 import sys
 import typing
 from typing import Any, Iterator, List, Optional, Sequence, Tuple, Type
@@ -21,9 +20,10 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from .core.settings import NOT_PARAMETERS, Settings
+from .generated import Generated, main as generated_main
 
-COMMAND = 'python -m artbot_bridge.paramdoc --write'
-PAGE = Path(__file__).resolve().parent.parent / 'docs' / 'parameters.md'
+GENERATED = Generated('artbot_bridge.paramdoc', 'parameters.md', lambda: render())
+COMMAND = GENERATED.command
 _ROS_TYPES = {bool: 'bool', int: 'integer', float: 'double', str: 'string'}
 _MIB = 1024 * 1024
 
@@ -162,20 +162,8 @@ def render() -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Print the page, or write it to docs/parameters.md with --write."""
-    parser = argparse.ArgumentParser(prog='python -m artbot_bridge.paramdoc',
-                                     description=__doc__.strip().splitlines()[0])
-    parser.add_argument('--write', action='store_true', help=f'write {PAGE}')
-    args = parser.parse_args(argv)
-    text = render()
-    if args.write:
-        if not PAGE.parent.is_dir():  # an installed package has no docs/ beside it
-            parser.error(f'no {PAGE.parent}: run --write in a checkout, or redirect the output')
-        PAGE.write_text(text)
-        print(f'wrote {PAGE}')
-    else:
-        sys.stdout.write(text)
-    return 0
+    """Print the page, write docs/parameters.md with --write, or check it with --check."""
+    return generated_main(GENERATED, __doc__.strip().splitlines()[0], argv)
 
 
 if __name__ == '__main__':

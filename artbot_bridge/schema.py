@@ -3,15 +3,14 @@ Write docs/protocol.schema.json: a JSON Schema of every message, both ways, from
 
     python -m artbot_bridge.schema            # print the schema
     python -m artbot_bridge.schema --write    # rewrite docs/protocol.schema.json of this checkout
+    python -m artbot_bridge.schema --check    # exit 1 when docs/protocol.schema.json is stale
 
 Agent to hub: the four frames of `core.messages` as the bridge sends them. Hub to agent: the
 command of `core.protocol` as the bridge reads it. The test suite renders the schema again and
 fails when the file differs (test/test_messages.py).
 """
 
-import argparse
 import json
-from pathlib import Path
 import sys
 from typing import Any, Dict, Optional, Sequence
 
@@ -19,9 +18,10 @@ from pydantic.json_schema import models_json_schema
 
 from .core.messages import Heartbeat, LogEntry, numbers_of, OUTBOUND, RobotStatus
 from .core.protocol import Command
+from .generated import Generated, main as generated_main
 
-COMMAND = 'python -m artbot_bridge.schema --write'
-PATH = Path(__file__).resolve().parent.parent / 'docs' / 'protocol.schema.json'
+GENERATED = Generated('artbot_bridge.schema', 'protocol.schema.json', lambda: render())
+COMMAND = GENERATED.command
 
 
 def _as_sent(definition: Dict[str, Any], model: Any) -> None:
@@ -79,20 +79,8 @@ def render() -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Print the schema, or write it to docs/protocol.schema.json with --write."""
-    parser = argparse.ArgumentParser(prog='python -m artbot_bridge.schema',
-                                     description=__doc__.strip().splitlines()[0])
-    parser.add_argument('--write', action='store_true', help=f'write {PATH}')
-    args = parser.parse_args(argv)
-    text = render()
-    if args.write:
-        if not PATH.parent.is_dir():  # an installed package has no docs/ beside it
-            parser.error(f'no {PATH.parent}: run --write in a checkout, or redirect the output')
-        PATH.write_text(text)
-        print(f'wrote {PATH}')
-    else:
-        sys.stdout.write(text)
-    return 0
+    """Print the schema, write docs/protocol.schema.json with --write, or check it (--check)."""
+    return generated_main(GENERATED, __doc__.strip().splitlines()[0], argv)
 
 
 if __name__ == '__main__':
