@@ -9,12 +9,11 @@ the machine and the Python).
 """
 
 import argparse
-import asyncio
 import os
 from pathlib import Path
 import sys
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List
 import uuid
 
 import psutil
@@ -23,53 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / 'test')]
 
 from artbot_bridge.core.loop_thread import LoopThread  # noqa: E402, I100
-from harness import BridgeProcess, FAST, HubHarness, TriggerTarget, wait_for  # noqa: E402
+from harness import BridgeProcess, FAST, FaultProxy, HubHarness  # noqa: E402
+from harness import TriggerTarget, wait_for  # noqa: E402
 
 CHARS = 100_000  # each answer: about 100 KB of random text (no compression helps)
-
-
-class LateProxy:
-    """A TCP proxy that delivers what the hub sends `delay` seconds late (one way only)."""
-
-    def __init__(self, loop: LoopThread, target_port: int, delay: float) -> None:
-        self.loop, self.target_port, self.delay = loop, target_port, delay
-        self._server: Any = None
-        self.port = loop.run(self._start(), timeout=5)
-
-    async def _start(self) -> int:
-        self._server = await asyncio.start_server(self._handle, '127.0.0.1', 0)
-        return self._server.sockets[0].getsockname()[1]
-
-    async def _handle(self, client_r: asyncio.StreamReader,
-                      client_w: asyncio.StreamWriter) -> None:
-        upstream_r, upstream_w = await asyncio.open_connection('127.0.0.1', self.target_port)
-        queue: 'asyncio.Queue[Tuple[float, bytes]]' = asyncio.Queue()
-
-        async def up() -> None:
-            while data := await client_r.read(65536):
-                upstream_w.write(data)
-                await upstream_w.drain()
-
-        async def down_read() -> None:
-            while data := await upstream_r.read(65536):
-                queue.put_nowait((time.monotonic() + self.delay, data))
-            queue.put_nowait((time.monotonic() + self.delay, b''))
-
-        async def down_write() -> None:
-            while True:
-                due, data = await queue.get()
-                await asyncio.sleep(max(0.0, due - time.monotonic()))
-                if not data:
-                    return
-                client_w.write(data)
-                await client_w.drain()
-        await asyncio.gather(up(), down_read(), down_write(), return_exceptions=True)
-        for writer in (client_w, upstream_w):
-            writer.close()
-
-    def close(self) -> None:
-        """Stop accepting."""
-        self._server.close()
 
 
 def run(proof: str, delay: float, commands: int) -> Dict[str, Any]:
@@ -77,7 +33,7 @@ def run(proof: str, delay: float, commands: int) -> Dict[str, Any]:
     hub, loop = HubHarness(ping_interval=60.0), LoopThread('late-proxy')
     hub.start()
     loop.start()
-    proxy = LateProxy(loop, int(hub.url.rsplit(':', 1)[1]), delay)
+    proxy = FaultProxy(loop, int(hub.url.rsplit(':', 1)[1]), delay=delay)
     service = f'/late_pongs_{os.getpid()}/large'
     target = TriggerTarget(service, chars=CHARS)
     agent = f'bot-late-{proof}-{int(delay)}'

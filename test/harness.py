@@ -197,16 +197,19 @@ class BridgeProcess:
 
 class FaultProxy:
     """
-    A TCP proxy on loopback between the bridge and the hub, with two faults.
+    A TCP proxy on loopback between the bridge and the hub, with three faults.
 
     `blackhole`: bytes are read and dropped (a dead Wi-Fi link, nothing closed).
     `stalled`: the bridge's side is not read at all (a hub that stopped reading); once the
     socket buffers are full, the bridge's writes back up.
+    `delay` (seconds, fixed at construction): what the hub sends reaches the bridge that late,
+    read at once and held in order (a long one-way latency, with no back-pressure).
     """
 
-    def __init__(self, loop: LoopThread, target_port: int) -> None:
+    def __init__(self, loop: LoopThread, target_port: int, delay: float = 0.0) -> None:
         self.loop = loop
         self.target_port = target_port
+        self.delay = delay
         self.blackhole = False
         self.stalled = False
         self.connections = 0
@@ -227,10 +230,15 @@ class FaultProxy:
             return
         self.connections += 1
         self._writers += [client_w, upstream_w]
-        await asyncio.gather(self._pipe(client_r, upstream_w, from_bridge=True),
-                             self._pipe(upstream_r, client_w), return_exceptions=True)
-        for writer in (client_w, upstream_w):
-            writer.close()
+        down = self._late(upstream_r, client_w) if self.delay else self._pipe(upstream_r, client_w)
+        try:
+            await asyncio.gather(self._pipe(client_r, upstream_w, from_bridge=True), down,
+                                 return_exceptions=True)
+        except asyncio.CancelledError:
+            pass  # held bytes still due as the loop stops (3.11.7 logs a cancelled handler)
+        finally:
+            for writer in (client_w, upstream_w):
+                writer.close()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                     from_bridge: bool = False) -> None:
@@ -246,6 +254,29 @@ class FaultProxy:
                     writer.write(data)
                     await writer.drain()
         finally:
+            writer.close()
+
+    async def _late(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Copy the hub's direction `delay` seconds late: read at once, write when due."""
+        held: 'asyncio.Queue[Tuple[float, bytes]]' = asyncio.Queue()
+
+        async def read() -> None:
+            try:
+                while data := await reader.read(65536):
+                    held.put_nowait((time.monotonic() + self.delay, data))
+            finally:  # the end, or a reset, is passed on as late as the bytes before it
+                held.put_nowait((time.monotonic() + self.delay, b''))
+        reading = asyncio.ensure_future(read())
+        try:
+            while True:
+                due, data = await held.get()
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                if not data:
+                    break
+                writer.write(data)
+                await writer.drain()
+        finally:
+            reading.cancel()
             writer.close()
 
     def close(self) -> None:

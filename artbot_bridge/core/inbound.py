@@ -1,18 +1,17 @@
 """
-Commands read from the agent socket, each only once its answer has room.
+Commands read from the agent socket, each dispatched only once its answer has room.
 
-A command is read while its answer, at its largest, fits in the answer queue beside the
+The socket is read on, so that the WebSocket library keeps reading it: the library stops
+reading a socket, pongs included, once 16 messages wait unread, and under the pong proof the
+proof of every answer is a pong on this very socket. Commands wait for room in the held queue
+(up to `max_queued_responses` of them, and half of `max_queued_bytes`) and are dispatched in
+order as room comes; only a flood beyond that waits in the socket, rather than losing answers.
+
+A command has room when its answer, at its largest, fits in the answer queue beside the
 answers of the commands still running and, under the echo proof, the frames sent and not
-proven yet; a flood waits in the socket rather than losing answers. When the link ends, what
-already arrived is read anyway (`draining`): a command with no room then is held, and run first
-on the next link.
-
-Under the pong proof the proof of every answer is a pong on this very socket, and the
-WebSocket library stops reading the socket, pongs included, once 16 messages wait unread. So
-there the socket is read on: commands wait for room in the held queue (up to
-`max_queued_responses` of them, and half of `max_queued_bytes`), and only a flood beyond that
-waits in the socket. The unproven frames do not count against the room there; the delivery's
-window bounds them.
+proven yet (under the pong proof the delivery's window bounds those). When the link ends,
+what already arrived is read anyway (`draining`) and held: it runs first, in order, on the
+next link.
 """
 
 import asyncio
@@ -31,7 +30,7 @@ Item = Union[Command, ProtocolError]
 
 
 class Inbound:
-    """Read commands within the room their answers need; hold them across links."""
+    """Read commands ahead into a bounded held queue; dispatch each as its answer has room."""
 
     def __init__(self, settings: Settings, outbox: Outbox, delivery: Delivery,
                  stats: LinkStats, running: Callable[[], int], on_command: Callable[[Item], None],
@@ -47,13 +46,11 @@ class Inbound:
         self._drop_log = RateLimiter(0.2, 5.0)  # dropped-frame warnings: a burst, then 1 per 5 s
         self.heard_at = 0.0  # when the agent socket last brought a frame
         self._draining = False  # the socket ends: read what arrived, whatever the room
-        # Commands read that had no room yet (as a link ended, or under the pong proof): run
-        # first, in order, as room comes; kept across links.
-        self._held: Deque[Item] = deque()
-        self._held_sizes: Deque[int] = deque()  # their frames' sizes (pong proof)
+        # Commands read and not dispatched yet, with their frames' sizes: kept across links.
+        self._held: Deque[Tuple[Item, int]] = deque()
         self._held_bytes = 0
-        self._arrived = asyncio.Event()  # pong proof: a command was held
-        self._moved = asyncio.Event()  # pong proof: a held command was dispatched
+        self._arrived = asyncio.Event()  # a command was held
+        self._moved = asyncio.Event()  # a held command was dispatched
 
     def opened(self) -> None:
         """Start a link: nothing heard on it yet."""
@@ -72,25 +69,26 @@ class Inbound:
                 running * self._settings.max_response_bytes + delivery.unproven_bytes)
 
     async def receive(self, ws: Any) -> None:
-        """Read and dispatch commands until the socket ends (the connection's task)."""
-        if not self._count_unproven:
-            await self._receive_reading_on(ws)
-            return
-        while self._held and not self._draining:  # read as an earlier link ended: first
-            await self._room()
-            if not self._draining:
-                self._dispatch(self._held.popleft())
-        async for frame in ws:
-            command = self._parse(frame)
-            if command is None:
-                continue
-            # A flood of commands waits here, in the socket, rather than losing answers.
-            await self._room()
-            if self._draining and self._held_room() and not self._outbox.has_room(
-                    RESPONSES, *self.coming(), self._settings.max_response_bytes):
-                self._held.append(command)  # the link ends: kept, run on the next one
-                continue
-            self._dispatch(command)
+        """Read commands into the held queue until the socket ends (the connection's task)."""
+        mover = asyncio.ensure_future(self._move_held())
+        if self._held:  # read as an earlier link ended: they go first
+            self._arrived.set()
+        bound = (self._settings.max_queued_responses, self._settings.max_queued_bytes // 2)
+        try:
+            async for frame in ws:
+                command = self._parse(frame)
+                if command is None:
+                    continue
+                self._held.append((command, len(frame)))
+                self._held_bytes += len(frame)
+                self._arrived.set()
+                while (len(self._held) > bound[0] or self._held_bytes > bound[1]) \
+                        and not self._draining:  # a flood: the rest waits in the socket
+                    self._moved.clear()
+                    await self._moved.wait()
+        finally:
+            mover.cancel()
+            await asyncio.gather(mover, return_exceptions=True)
 
     def _parse(self, frame: Any) -> Optional[Item]:
         """Return the command in `frame` (a ProtocolError with an id is answered), or None."""
@@ -108,48 +106,20 @@ class Inbound:
                 return None
             return err  # still answered, with the reason
 
-    async def _receive_reading_on(self, ws: Any) -> None:
-        """Pong proof: read on, so that pongs are read; commands wait in the held queue."""
-        mover = asyncio.ensure_future(self._move_held())
-        bound = (self._settings.max_queued_responses, self._settings.max_queued_bytes // 2)
-        try:
-            async for frame in ws:
-                command = self._parse(frame)
-                if command is None:
-                    continue
-                size = len(frame)
-                self._held.append(command)
-                self._held_sizes.append(size)
-                self._held_bytes += size
-                self._arrived.set()
-                while (len(self._held) > bound[0] or self._held_bytes > bound[1]) \
-                        and not self._draining:  # a flood: the rest waits in the socket
-                    self._moved.clear()
-                    await self._moved.wait()
-        finally:
-            mover.cancel()
-            await asyncio.gather(mover, return_exceptions=True)
-
     async def _move_held(self) -> None:
         """Dispatch the held commands in order as room comes, until the link ends."""
         while True:
             while not self._held:
                 self._arrived.clear()
                 await self._arrived.wait()
-            await self._room()
+            await self._outbox.room(RESPONSES, self.coming, self._settings.max_response_bytes,
+                                    lambda: self._draining)
             if self._draining:
                 return  # the link ends: what is held runs first on the next one
-            self._held_bytes -= self._held_sizes.popleft() if self._held_sizes else 0
-            self._dispatch(self._held.popleft())
+            command, size = self._held.popleft()
+            self._held_bytes -= size
+            self._dispatch(command)
             self._moved.set()
-
-    async def _room(self) -> None:
-        """Wait until the next command's answer fits, or the link ends (`_draining`)."""
-        await self._outbox.room(RESPONSES, self.coming, self._settings.max_response_bytes,
-                                lambda: self._draining)
-
-    def _held_room(self) -> bool:
-        return len(self._held) < self._settings.max_queued_responses
 
     def _dispatch(self, command: Item) -> None:
         try:
