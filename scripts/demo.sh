@@ -3,11 +3,16 @@
 # Sets up the Kilted venv on first use (pip's output in .work/setup-kilted.log). Ctrl-C stops
 # the bridge first, then the robot and the hub.
 # Environment: DEMO_PORT (8000), DEMO_AGENT_ID (demo-create3), DEMO_SECONDS (0: run until
-# Ctrl-C); ROS_DOMAIN_ID (42) and ROS_AUTOMATIC_DISCOVERY_RANGE (LOCALHOST) as set, else these.
+# Ctrl-C); ROS_DOMAIN_ID (42) and ROS_AUTOMATIC_DISCOVERY_RANGE (LOCALHOST) as set, else these;
+# DEMO_PYTHON: a Python that has the dependencies and ROS already (no set-up then).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-bash "$root/scripts/setup.sh" kilted
-python="$root/.venv/kilted/bin/python"
+if [ -n "${DEMO_PYTHON:-}" ]; then
+  python=$DEMO_PYTHON
+else
+  bash "$root/scripts/setup.sh" kilted
+  python="$root/.venv/kilted/bin/python"
+fi
 port=${DEMO_PORT:-8000}
 agent=${DEMO_AGENT_ID:-demo-create3}
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
@@ -20,13 +25,24 @@ export PYTHONUNBUFFERED=1
 set -m
 
 pids=()
+stop() {  # SIGTERM, then SIGKILL after 10 s
+  kill -TERM "$1" 2>/dev/null || return 0
+  for _ in $(seq 100); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
 cleanup() {
-  trap - EXIT INT TERM
+  # A second signal must not cut the cleanup short: make passes on a SIGTERM it gets, so a
+  # SIGTERM to make's process group comes here twice; and a second Ctrl-C is common.
+  trap '' INT TERM
+  trap - EXIT
   # The bridge first, so that the hub sees its clean close (1001) and the bridge's last line
   # is not the hub going away; then the robot and the hub.
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    kill -TERM "${pids[i]}" 2>/dev/null || true
-    wait "${pids[i]}" 2>/dev/null || true
+    stop "${pids[i]}"
   done
   echo "demo stopped"
 }
