@@ -59,6 +59,8 @@ class Inbound:
     def drain(self, draining: bool) -> None:
         """Read what arrived whatever the room (True, the link ends), or no longer (False)."""
         self._draining = draining
+        if draining:
+            self._moved.set()  # a reader waiting out a flood reads on: the hub never resends
 
     def coming(self) -> Tuple[int, int]:
         """Return (frames, bytes) on their way to the answer queue or still unproven."""
