@@ -133,6 +133,11 @@ class HubHarness:
         """Return the agent's messages of one type, in order."""
         return [e['message'] for e in self.events('message', agent_id=agent_id, type=kind)]
 
+    def answers(self, agent_id: str, command_id: str) -> List[Dict[str, Any]]:
+        """Return the agent's command_responses to one command id, in order."""
+        return [m for m in self.messages(agent_id, 'command_response')
+                if m.get('command_id') == command_id]
+
     def answer_counts(self, agent_id: str) -> Dict[str, int]:
         """Return how many command_responses the agent sent for each command id."""
         counts: Dict[str, int] = {}

@@ -32,11 +32,6 @@ def post_command(hub: Any, agent_id: str, action: str) -> int:
         return getattr(err, 'code', 0)
 
 
-def answered(hub: Any, agent_id: str, command_id: str) -> list:
-    return [m for m in hub.messages(agent_id, 'command_response')
-            if m.get('command_id') == command_id]
-
-
 def run_cycles(hub: Any, agent_id: str, publish=lambda cycle: None) -> Dict[str, Any]:
     """Send a command each heartbeat cycle; return the robot record after the last one."""
     seen_uptime = []
@@ -45,7 +40,7 @@ def run_cycles(hub: Any, agent_id: str, publish=lambda cycle: None) -> Dict[str,
         beats = len(hub.messages(agent_id, 'heartbeat'))
         command_id = str(uuid.uuid4())
         hub.send_command(agent_id, {'command_id': command_id, 'action': 'ping'})
-        wait_for(lambda: answered(hub, agent_id, command_id), 5, f'answer in cycle {cycle}',
+        wait_for(lambda: hub.answers(agent_id, command_id), 5, f'answer in cycle {cycle}',
                  lambda: hub.events()[-3:])
         wait_for(lambda: len(hub.messages(agent_id, 'heartbeat')) > beats, 5,
                  f'heartbeat of cycle {cycle}')

@@ -351,12 +351,6 @@ def test_oversized_frame_is_refused_without_killing_the_bridge(hub, start_bridge
     assert bridge.alive()
 
 
-def answer(hub, command_id):
-    """Return the bridge's answer to `command_id`, as the hub got it."""
-    return [m for m in hub.messages('bot-crash', 'command_response')
-            if m['command_id'] == command_id][0]
-
-
 def test_target_that_crashes_mid_call_is_answered_false(hub, start_bridge):
     target = TriggerTarget(f'{NS}/crash', delay=30.0)
     try:
@@ -372,7 +366,8 @@ def test_target_that_crashes_mid_call_is_answered_false(hub, start_bridge):
                 return True
             if not sent or sent[-1] in hub.answer_counts('bot-crash'):
                 if sent:  # on a loaded machine discovery may take longer than the timeout
-                    assert 'is not available' in answer(hub, sent[-1])['data']['message']
+                    assert 'is not available' in \
+                        hub.answers('bot-crash', sent[-1])[0]['data']['message']
                 sent.append(f'doomed-{len(sent)}')
                 hub.send_command('bot-crash', {'command_id': sent[-1], 'action': 'work'})
             return False
@@ -380,7 +375,7 @@ def test_target_that_crashes_mid_call_is_answered_false(hub, start_bridge):
         assert target.calls == 1
         target.process.send_signal(signal.SIGKILL)
         wait_for(lambda: sent[-1] in hub.answer_counts('bot-crash'), 10, 'the answer')
-        reply = answer(hub, sent[-1])
+        reply = hub.answers('bot-crash', sent[-1])[0]
         assert reply['success'] is False and 'did not answer' in reply['data']['message']
     finally:
         target.kill()
